@@ -1,0 +1,135 @@
+//! The one list of request headers that BookInfo services forward to their downstreams.
+//!
+//! Istio's sidecars can only join their spans into one trace if every service copies the trace
+//! context of the request it is serving onto the requests it makes. Upstream BookInfo keeps three
+//! hand-synchronised copies of this list (Python, Ruby, Java) and each misses formats. Here there
+//! is exactly one list, used by every service for every outbound call.
+//!
+//! Forwarding is an allow-list: anything not named here (`host`, hop-by-hop headers, `x-envoy-*`,
+//! `x-forwarded-*`, ...) is never copied, because the outbound sidecar trusts `x-envoy-*` headers
+//! coming from the local application.
+
+use http::HeaderMap;
+use http::header::HeaderName;
+
+/// Headers forwarded verbatim when present, in upstream's order followed by the formats
+/// upstream forgot (see `tracing.md` A.2 for what each one is).
+pub const FORWARDED: &[&str] = &[
+    // Upstream BookInfo's list.
+    "x-request-id",
+    "x-ot-span-context",
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "traceparent",
+    "tracestate",
+    "x-cloud-trace-context",
+    "grpc-trace-bin",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "sw8",
+    "end-user",
+    "user-agent",
+    "cookie",
+    "authorization",
+    "jwt",
+    // Formats upstream drops.
+    "b3",
+    "baggage",
+    "uber-trace-id",
+    "x-datadog-origin",
+    "x-datadog-tags",
+    "sw8-correlation",
+    "sw8-x",
+    "x-amzn-trace-id",
+    "x-client-trace-id",
+];
+
+/// Header-name prefixes forwarded verbatim: baggage items of the Jaeger and OpenTracing formats
+/// and the OpenTracing basic-tracer context.
+pub const FORWARDED_PREFIXES: &[&str] = &["uberctx-", "ot-tracer-", "ot-baggage-"];
+
+/// The header that carries the signed-in user; productpage sets it from its session and never
+/// trusts an incoming value, the other services forward it so Istio can route on it.
+pub const END_USER: &str = "end-user";
+
+/// Whether a (lower-case) header name is forwarded.
+pub fn is_forwarded(name: &str) -> bool {
+    FORWARDED.contains(&name) || FORWARDED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The subset of `incoming` that is forwarded downstream, values and repetitions kept verbatim.
+pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in incoming.keys() {
+        if is_forwarded(name.as_str()) {
+            for value in incoming.get_all(name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Parsed header name of [`END_USER`].
+pub fn end_user() -> HeaderName {
+    HeaderName::from_static(END_USER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn list_is_lower_case_and_unique() {
+        for (i, name) in FORWARDED.iter().enumerate() {
+            assert_eq!(*name, name.to_ascii_lowercase());
+            assert!(HeaderName::from_bytes(name.as_bytes()).is_ok(), "{name}");
+            assert!(!FORWARDED[..i].contains(name), "duplicate {name}");
+        }
+    }
+
+    #[test]
+    fn keeps_listed_and_prefixed_drops_the_rest() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-request-id", "r1"),
+            ("uberctx-user", "jason"),
+            ("ot-baggage-k", "v"),
+            ("ot-tracer-traceid", "a"),
+            ("host", "example"),
+            ("x-envoy-attempt-count", "1"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("connection", "keep-alive"),
+            ("foo", "bar"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let out = forwarded_headers(&h);
+        let mut names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "ot-baggage-k",
+                "ot-tracer-traceid",
+                "uberctx-user",
+                "x-request-id"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_values_are_kept_in_order() {
+        let mut h = HeaderMap::new();
+        h.append("tracestate", HeaderValue::from_static("a=1"));
+        h.append("tracestate", HeaderValue::from_static("b=2"));
+        let out = forwarded_headers(&h);
+        let values: Vec<_> = out.get_all("tracestate").iter().collect();
+        assert_eq!(values, ["a=1", "b=2"]);
+    }
+}

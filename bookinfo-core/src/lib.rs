@@ -1,0 +1,28 @@
+//! Shared plumbing for the four BookInfo services.
+//!
+//! Everything that must behave identically in `productpage`, `details`, `reviews` and `ratings`
+//! lives here, so that no service re-implements it by hand:
+//!
+//! * [`config`]: typed configuration read once from the environment (or a test map), reporting
+//!   every bad variable by name.
+//! * [`headers`]: the single list of request headers a service forwards to its downstreams.
+//!   Trace propagation stands or falls with this list, which is why there is exactly one.
+//! * [`client`]: the outbound HTTP client, built once per service, that applies the forwarded
+//!   headers and records outbound metrics.
+//! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
+//!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
+//! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
+//! * [`telemetry`]: logging set-up and the guard that later owns span export.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod headers;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+pub use client::{Outbound, OutboundError};
+pub use config::{ConfigErrors, EnvReader, Lookup};
+pub use headers::forwarded_headers;
+pub use metrics::Metrics;

@@ -1,0 +1,205 @@
+//! Server bootstrap shared by every service.
+//!
+//! * [`bind`] listens on all interfaces, IPv6 and IPv4 on one socket (upstream binds `[::]` or
+//!   `*`), and accepts port 0 so tests get a free port.
+//! * [`serve`] runs a router until the shutdown future completes, then stops accepting, lets
+//!   in-flight requests finish for a bounded grace period and returns.
+//! * [`harden`] adds what every service needs around its own routes: per-request metrics and a
+//!   structured log line, a request-body limit, and JSON bodies for every error the framework
+//!   produces (unknown route, wrong method, oversized or malformed body).
+
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
+
+/// How long in-flight requests may run after a shutdown signal. Longer than every timeout a
+/// BookInfo service applies itself (the longest is reviews' 10 s ratings timeout), shorter than
+/// Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(15);
+
+/// Largest request body any service accepts (ratings' POST and productpage's login form are
+/// tiny; anything bigger is a mistake or an attack).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Listen on `port` on every interface. Tries a dual-stack IPv6 socket first and falls back to
+/// IPv4 where IPv6 is unavailable (some containers disable it).
+pub fn bind(port: u16) -> io::Result<TcpListener> {
+    match bind_addr(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), true) {
+        Ok(l) => Ok(l),
+        Err(_) => bind_addr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), false),
+    }
+}
+
+fn bind_addr(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Serve `router` on `listener` until `shutdown` completes, then drain for at most `grace`.
+pub async fn serve<F>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: F,
+    grace: Duration,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let listener = listener.tap_io(|tcp| {
+        // Small JSON answers: do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result,
+        () = shutdown => {}
+    }
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutdown requested; draining in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => {
+            tracing::info!("drained; exiting");
+            result
+        }
+        Err(_) => {
+            tracing::warn!("grace period elapsed with requests still in flight; exiting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C, `docker stop`, Kubernetes pod deletion).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Wrap a service's routes with the behaviour every service shares (see the module docs).
+pub fn harden(router: Router, metrics: Metrics) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(json_rejections))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(metrics, observe))
+}
+
+/// `{"error": message}` with a JSON content type.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    json_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+}
+
+/// Turn the framework's plain-text rejections (oversized body, bad form, missing content type)
+/// into the same JSON error shape the services use.
+async fn json_rejections(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_text = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_text {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_owned()
+    } else {
+        text
+    };
+    json_error(parts.status, &message)
+}
+
+/// Per-request metrics and one structured log line.
+async fn observe(State(metrics): State<Metrics>, req: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    metrics.observe_request(&route, method.as_str(), status, elapsed);
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        route = %route,
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}

@@ -1,0 +1,98 @@
+//! Logging set-up, and the seam where span export is installed.
+//!
+//! [`init`] installs one `tracing` subscriber for the process: human-readable lines by default,
+//! one JSON object per line with `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
+//! It returns a [`TelemetryGuard`] that `main` holds until the server has drained, so that
+//! anything buffered is flushed on the way out.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{ConfigErrors, EnvReader, Lookup};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Telemetry settings, read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    pub service: String,
+    pub log_format: LogFormat,
+    pub filter: String,
+}
+
+impl TelemetryConfig {
+    pub fn from_env(service: &str, lookup: &dyn Lookup) -> Result<Self, ConfigErrors> {
+        let mut env = EnvReader::new(lookup);
+        let log_format = match env
+            .string("LOG_FORMAT", "text")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                env.error(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not one of `text`, `json`"),
+                );
+                LogFormat::Text
+            }
+        };
+        let filter = env.string("RUST_LOG", "info");
+        if EnvFilter::try_new(&filter).is_err() {
+            env.error("RUST_LOG", format!("{filter:?} is not a valid log filter"));
+        }
+        env.finish(Self {
+            service: service.to_owned(),
+            log_format,
+            filter,
+        })
+    }
+}
+
+/// Held by `main` for the life of the process; flushes telemetry when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the guard ends telemetry export"]
+pub struct TelemetryGuard {
+    _private: (),
+}
+
+/// Install the process-wide subscriber. A second call (tests, the all-in-one launcher) keeps the
+/// first subscriber and still returns a guard.
+pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
+    let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match config.log_format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_target(true))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
+            .try_init(),
+    };
+    TelemetryGuard { _private: () }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_is_validated() {
+        let ok = TelemetryConfig::from_env("details", &[("LOG_FORMAT", "JSON")]).unwrap();
+        assert_eq!(ok.log_format, LogFormat::Json);
+        let bad = TelemetryConfig::from_env("details", &[("LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(bad.mentions("LOG_FORMAT"));
+    }
+}

@@ -1,0 +1,1 @@
+//! BookInfo details service: book metadata, optionally from Google Books.

@@ -1,0 +1,1 @@
+//! BookInfo productpage: the web front end that calls details and reviews.

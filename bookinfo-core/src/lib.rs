@@ -13,6 +13,7 @@
 //!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
 //! * [`telemetry`]: logging set-up and the guard that later owns span export.
+//! * `testing` (feature `testing`): port-0 spawning and a recording fake downstream for tests.
 
 pub mod cli;
 pub mod client;
@@ -21,6 +22,8 @@ pub mod headers;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{Outbound, OutboundError};
 pub use config::{ConfigErrors, EnvReader, Lookup};

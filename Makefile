@@ -1,0 +1,19 @@
+# The targets developers run; CI (.ci/run) runs the same ones.
+.PHONY: run test check fmt lint bench images
+
+# Run the whole BookInfo locally (no Docker, no database): http://localhost:9080/productpage
+run:
+	cargo run --release --bin bookinfo
+
+# Every test: unit, API and cross-service. Starts a private MariaDB for ratings v2 first.
+test:
+	bash scripts/test.sh
+
+# Formatting and lints, as CI checks them.
+check: fmt lint
+
+fmt:
+	cargo fmt --all --check
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,97 @@
+//! The shared server bootstrap on a real socket: JSON fallbacks, body limit, metrics, and a
+//! graceful shutdown that lets in-flight requests finish but not beyond the grace period.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{get, post};
+use bookinfo_core::Metrics;
+use bookinfo_core::server::{BODY_LIMIT, harden, serve};
+use bookinfo_core::testing::spawn;
+
+fn router(metrics: Metrics) -> Router {
+    let m = metrics.clone();
+    let routes = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "done"
+            }),
+        )
+        .route("/echo", post(|body: String| async move { body }))
+        .route("/metrics", get(move || async move { m.response() }));
+    harden(routes, metrics)
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let server = spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_secs(1))).await;
+    let c = reqwest::Client::new();
+    let r = c.get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), r#"{"error":"not found"}"#);
+    let r = c.delete(server.url("/echo")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_rejected_with_json() {
+    let server = spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_secs(1))).await;
+    let r = reqwest::Client::new()
+        .post(server.url("/echo"))
+        .body(vec![b'x'; BODY_LIMIT + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_route_template() {
+    let metrics = Metrics::new("t");
+    let server = spawn(|l, s| serve(l, router(metrics), s, Duration::from_secs(1))).await;
+    let c = reqwest::Client::new();
+    c.post(server.url("/echo")).body("hi").send().await.unwrap();
+    c.get(server.url("/missing/1")).send().await.unwrap();
+    let text = c.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(text.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let text = text.text().await.unwrap();
+    assert!(text.contains(r#"route="/echo",status="200""#), "{text}");
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests() {
+    let server = spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_secs(5))).await;
+    let url = server.url("/slow");
+    let in_flight = tokio::spawn(async move { reqwest::get(url).await?.text().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let addr = server.addr;
+    server.stop().await.unwrap();
+    assert_eq!(in_flight.await.unwrap().unwrap(), "done", "the in-flight request finished");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_after_the_grace_period() {
+    let server =
+        spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_millis(100))).await;
+    let url = server.url("/slow");
+    let _in_flight = tokio::spawn(async move { reqwest::get(url).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    server.stop().await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(400), "{:?}", started.elapsed());
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite uses, idempotently:
+#   mariadb-server  ratings v2 (MySQL mode) is tested against a real server
+#   chromium        productpage's browser test and screenshots
+#   curl            smoke checks
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || need+=(mariadb-server mariadb-client)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "all system packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "error: need root to install: ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "installing: ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -1,0 +1,17 @@
+//! Collect spans the way a tracing backend does, and check that one request produced one
+//! complete trace tree.
+//!
+//! * [`collector::Collector`] receives spans over OTLP/HTTP (protobuf, `POST /v1/traces`) and
+//!   the Zipkin v2 JSON API (`POST /api/v2/spans`), the two ways BookInfo's services and Istio's
+//!   sidecars report them.
+//! * [`tree`] checks the "complete trace tree" rules (one trace id, exactly one root, no orphan,
+//!   no duplicate span id, children inside their parent) and renders the tree as indented text
+//!   so a test can compare it with the tree it expects.
+
+pub mod collector;
+pub mod span;
+pub mod tree;
+
+pub use collector::Collector;
+pub use span::{Kind, Span};
+pub use tree::{Violation, check, render};

@@ -42,7 +42,9 @@ impl FromStr for ReviewsChoice {
             "v2" => Ok(Self::V2),
             "v3" => Ok(Self::V3),
             "all" => Ok(Self::All),
-            other => Err(format!("unknown reviews version {other:?}: use v1, v2, v3 or all")),
+            other => Err(format!(
+                "unknown reviews version {other:?}: use v1, v2, v3 or all"
+            )),
         }
     }
 }
@@ -103,15 +105,27 @@ impl StackOptions {
 /// Why the stack could not start.
 #[derive(Debug)]
 pub enum StackError {
-    Bind { what: String, addr: SocketAddr, source: io::Error },
-    Config { service: &'static str, errors: ConfigErrors },
-    State { service: &'static str, message: String },
+    Bind {
+        what: String,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    Config {
+        service: &'static str,
+        errors: ConfigErrors,
+    },
+    State {
+        service: &'static str,
+        message: String,
+    },
 }
 
 impl fmt::Display for StackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Bind { what, addr, source } => write!(f, "cannot listen for {what} on {addr}: {source}"),
+            Self::Bind { what, addr, source } => {
+                write!(f, "cannot listen for {what} on {addr}: {source}")
+            }
             Self::Config { service, errors } => write!(f, "{service}: {errors}"),
             Self::State { service, message } => write!(f, "{service}: {message}"),
         }
@@ -147,11 +161,13 @@ pub struct Stack {
 }
 
 async fn listen(what: &str, addr: SocketAddr) -> Result<TcpListener, StackError> {
-    TcpListener::bind(addr).await.map_err(|source| StackError::Bind {
-        what: what.to_owned(),
-        addr,
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StackError::Bind {
+            what: what.to_owned(),
+            addr,
+            source,
+        })
 }
 
 fn local(l: &TcpListener) -> SocketAddr {
@@ -176,7 +192,11 @@ impl Stack {
         let mut reviews_ls = Vec::new();
         for (i, version) in options.reviews.versions().iter().enumerate() {
             let offset = 2 + u16::try_from(i).unwrap_or(0);
-            let l = listen(&format!("reviews {version}"), SocketAddr::from((host, port(offset)))).await?;
+            let l = listen(
+                &format!("reviews {version}"),
+                SocketAddr::from((host, port(offset))),
+            )
+            .await?;
             reviews_ls.push((*version, l));
         }
         let rotation_l = if reviews_ls.len() > 1 {
@@ -219,13 +239,27 @@ impl Stack {
         let mut tasks = JoinSet::new();
 
         // details
-        let config = details::Config::from_env(&env(Service::Details, vec![]))
-            .map_err(|errors| StackError::Config { service: "details", errors })?;
-        tasks.spawn(details::run(details_l, details::AppState::new(config), shutdown()));
+        let config =
+            details::Config::from_env(&env(Service::Details, vec![])).map_err(|errors| {
+                StackError::Config {
+                    service: "details",
+                    errors,
+                }
+            })?;
+        tasks.spawn(details::run(
+            details_l,
+            details::AppState::new(config),
+            shutdown(),
+        ));
 
         // ratings
-        let config = ratings::Config::from_env(&env(Service::Ratings, vec![]))
-            .map_err(|errors| StackError::Config { service: "ratings", errors })?;
+        let config =
+            ratings::Config::from_env(&env(Service::Ratings, vec![])).map_err(|errors| {
+                StackError::Config {
+                    service: "ratings",
+                    errors,
+                }
+            })?;
         let state = ratings::AppState::new(config).map_err(|e| StackError::State {
             service: "ratings",
             message: e.to_string(),
@@ -247,9 +281,18 @@ impl Stack {
                 ("RATINGS_SERVICE_PORT", ratings.port().to_string()),
                 ("SERVICES_DOMAIN", String::new()),
             ];
-            let config = reviews::Config::from_env(&env(Service::Reviews, wiring))
-                .map_err(|errors| StackError::Config { service: "reviews", errors })?;
-            tasks.spawn(reviews::run(listener, reviews::AppState::new(config), shutdown()));
+            let config =
+                reviews::Config::from_env(&env(Service::Reviews, wiring)).map_err(|errors| {
+                    StackError::Config {
+                        service: "reviews",
+                        errors,
+                    }
+                })?;
+            tasks.spawn(reviews::run(
+                listener,
+                reviews::AppState::new(config),
+                shutdown(),
+            ));
         }
         if let Some(listener) = rotation_l {
             let targets = reviews_versions.iter().map(|(_, a)| *a).collect();
@@ -266,9 +309,17 @@ impl Stack {
             ("RATINGS_HOSTNAME", loopback.clone()),
             ("RATINGS_SERVICE_PORT", ratings.port().to_string()),
         ];
-        let config = productpage::Config::from_env(&env(Service::Productpage, wiring))
-            .map_err(|errors| StackError::Config { service: "productpage", errors })?;
-        tasks.spawn(productpage::run(productpage_l, productpage::AppState::new(config), shutdown()));
+        let config = productpage::Config::from_env(&env(Service::Productpage, wiring)).map_err(
+            |errors| StackError::Config {
+                service: "productpage",
+                errors,
+            },
+        )?;
+        tasks.spawn(productpage::run(
+            productpage_l,
+            productpage::AppState::new(config),
+            shutdown(),
+        ));
 
         Ok(Self {
             productpage,
@@ -297,6 +348,9 @@ impl Stack {
 
     /// Wait until any service stops by itself (which only happens on an I/O error).
     pub async fn wait_any(&mut self) -> Option<io::Result<()>> {
-        self.tasks.join_next().await.map(|r| r.unwrap_or_else(|e| Err(io::Error::other(e))))
+        self.tasks
+            .join_next()
+            .await
+            .map(|r| r.unwrap_or_else(|e| Err(io::Error::other(e))))
     }
 }

@@ -30,7 +30,6 @@ struct Args {
     backend_port_base: u16,
 }
 
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let env = Arc::new(ProcessEnv);
@@ -41,7 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bookinfo: cannot start the async runtime: {e}");
@@ -63,7 +65,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("BookInfo is running. Open http://localhost:{}/productpage", stack.productpage.port());
+        println!(
+            "BookInfo is running. Open http://localhost:{}/productpage",
+            stack.productpage.port()
+        );
         println!("  details     http://{}/details/0", stack.details);
         for (version, addr) in &stack.reviews_versions {
             println!("  reviews {version}  http://{addr}/reviews/0");

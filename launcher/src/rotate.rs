@@ -10,30 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bookinfo_core::relay;
 use tokio::net::TcpListener;
 
 #[derive(Clone)]
 struct Rotation {
-    targets: Arc<Vec<SocketAddr>>,
+    targets: Arc<Vec<String>>,
     next: Arc<AtomicUsize>,
     client: reqwest::Client,
 }
-
-/// Headers that belong to one connection, never to be relayed.
-const HOP_BY_HOP: &[HeaderName] = &[
-    header::CONNECTION,
-    header::HOST,
-    header::TRANSFER_ENCODING,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::CONTENT_LENGTH,
-];
 
 /// Serve the rotation on `listener` until `shutdown` completes.
 pub async fn run(
@@ -42,57 +30,26 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let state = Rotation {
-        targets: Arc::new(targets),
+        targets: Arc::new(targets.iter().map(ToString::to_string).collect()),
         next: Arc::new(AtomicUsize::new(0)),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default(),
     };
-    let router = Router::new().fallback(relay).with_state(state);
+    let router = Router::new().fallback(next_target).with_state(state);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }
 
-async fn relay(State(rotation): State<Rotation>, req: Request) -> Response {
+async fn next_target(State(rotation): State<Rotation>, req: Request) -> Response {
     let n = rotation.targets.len().max(1);
-    let Some(target) = rotation
+    match rotation
         .targets
         .get(rotation.next.fetch_add(1, Ordering::Relaxed) % n)
-    else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no upstream").into_response();
-    };
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let body = match axum::body::to_bytes(body, 1 << 20).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-    };
-    let mut headers = parts.headers;
-    for h in HOP_BY_HOP {
-        headers.remove(h);
-    }
-    let sent = rotation
-        .client
-        .request(parts.method, format!("http://{target}{path}"))
-        .headers(headers)
-        .body(body)
-        .send()
-        .await;
-    match sent {
-        Ok(resp) => {
-            let status = resp.status();
-            let mut headers = resp.headers().clone();
-            for h in HOP_BY_HOP {
-                headers.remove(h);
-            }
-            let body = Body::from_stream(resp.bytes_stream());
-            let mut out = Response::new(body);
-            *out.status_mut() = status;
-            *out.headers_mut() = headers;
-            out
-        }
-        Err(_) => (StatusCode::BAD_GATEWAY, "upstream unavailable").into_response(),
+    {
+        Some(target) => relay::forward(&rotation.client, target, req, |_| {}).await,
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no upstream").into_response(),
     }
 }

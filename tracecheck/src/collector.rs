@@ -37,7 +37,9 @@ pub struct Collector {
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("addr", &self.addr).finish()
+        f.debug_struct("Collector")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -79,12 +81,20 @@ impl Collector {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<Span> {
-        self.store.spans.lock().map(|s| s.clone()).unwrap_or_default()
+        self.store
+            .spans
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Payloads that could not be decoded (a test should expect none).
     pub fn rejected(&self) -> Vec<String> {
-        self.store.rejected.lock().map(|s| s.clone()).unwrap_or_default()
+        self.store
+            .rejected
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Forget everything received so far.
@@ -153,7 +163,11 @@ async fn otlp(State(store): State<Arc<Store>>, body: Bytes) -> Response {
         Ok(spans) => {
             keep(&store, spans);
             // An empty ExportTraceServiceResponse encodes to zero bytes.
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-protobuf")], Vec::new())
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                Vec::new(),
+            )
                 .into_response()
         }
         Err(why) => reject(&store, why),

@@ -4,11 +4,14 @@
 //! * [`collector::Collector`] receives spans over OTLP/HTTP (protobuf, `POST /v1/traces`) and
 //!   the Zipkin v2 JSON API (`POST /api/v2/spans`), the two ways BookInfo's services and Istio's
 //!   sidecars report them.
+//! * [`mesh`] emulates Istio sidecars and an ingress gateway (Zipkin/B3 or OpenTelemetry/W3C
+//!   flavour) that report their own spans, for trees "with a mesh".
 //! * [`tree`] checks the "complete trace tree" rules (one trace id, exactly one root, no orphan,
 //!   no duplicate span id, children inside their parent) and renders the tree as indented text
 //!   so a test can compare it with the tree it expects.
 
 pub mod collector;
+pub mod mesh;
 pub mod span;
 pub mod tree;
 

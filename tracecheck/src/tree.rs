@@ -41,7 +41,10 @@ impl fmt::Display for Violation {
             Self::Orphan {
                 span,
                 missing_parent,
-            } => write!(f, "orphan {span}: parent {missing_parent:016x} was never reported"),
+            } => write!(
+                f,
+                "orphan {span}: parent {missing_parent:016x} was never reported"
+            ),
             Self::DuplicateId(id) => write!(f, "span id {id:016x} reported twice"),
             Self::OutsideParent { span, parent } => {
                 write!(f, "{span} is not inside its parent {parent}")
@@ -80,7 +83,9 @@ pub fn check(spans: &[Span]) -> Vec<Violation> {
         violations.push(Violation::Roots(roots));
     }
     for s in spans {
-        let Some(parent_id) = s.parent_id else { continue };
+        let Some(parent_id) = s.parent_id else {
+            continue;
+        };
         match by_id.get(&parent_id) {
             None => violations.push(Violation::Orphan {
                 span: s.label(),
@@ -178,8 +183,15 @@ mod tests {
             other,
         ];
         let v = check(&spans);
-        assert!(v.iter().any(|v| matches!(v, Violation::SeveralTraces(_))), "{v:?}");
-        assert!(v.iter().any(|v| matches!(v, Violation::Roots(r) if r.len() == 2)), "{v:?}");
+        assert!(
+            v.iter().any(|v| matches!(v, Violation::SeveralTraces(_))),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|v| matches!(v, Violation::Roots(r) if r.len() == 2)),
+            "{v:?}"
+        );
         assert!(v.contains(&Violation::Orphan {
             span: "details SERVER GET /x".into(),
             missing_parent: 99
@@ -189,13 +201,35 @@ mod tests {
     #[test]
     fn duplicate_ids_and_children_outside_parent_are_reported() {
         let spans = vec![
-            span(1, None, "productpage", Kind::Server, (1_000_000_000, 2_000_000_000)),
-            span(2, Some(1), "productpage", Kind::Client, (1_500_000_000, 3_000_000_000)),
-            span(2, Some(1), "productpage", Kind::Client, (1_100_000_000, 1_200_000_000)),
+            span(
+                1,
+                None,
+                "productpage",
+                Kind::Server,
+                (1_000_000_000, 2_000_000_000),
+            ),
+            span(
+                2,
+                Some(1),
+                "productpage",
+                Kind::Client,
+                (1_500_000_000, 3_000_000_000),
+            ),
+            span(
+                2,
+                Some(1),
+                "productpage",
+                Kind::Client,
+                (1_100_000_000, 1_200_000_000),
+            ),
         ];
         let v = check(&spans);
         assert!(v.contains(&Violation::DuplicateId(2)));
-        assert!(v.iter().any(|v| matches!(v, Violation::OutsideParent { .. })), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|v| matches!(v, Violation::OutsideParent { .. })),
+            "{v:?}"
+        );
     }
 
     #[test]

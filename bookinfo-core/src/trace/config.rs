@@ -1,0 +1,331 @@
+//! Span-export settings, from the standard OpenTelemetry environment variables.
+//!
+//! The one decision that matters most is the *mode*: a service only creates and injects its own
+//! span ids when it also exports those spans (participating mode). Without an exporter it
+//! forwards trace headers verbatim (pass-through mode), exactly like upstream BookInfo — an
+//! un-exported span id would leave a hole in every trace.
+
+use std::time::Duration;
+
+use crate::config::EnvReader;
+
+/// Where spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exporter {
+    /// OTLP over HTTP/protobuf; `endpoint` is the full traces URL (`.../v1/traces`).
+    OtlpHttp { endpoint: String },
+    /// OTLP over gRPC; `endpoint` is the collector address (`http://host:4317`).
+    OtlpGrpc { endpoint: String },
+    /// Zipkin v2 JSON (Istio's default tracing provider).
+    Zipkin { endpoint: String },
+}
+
+/// How root traces (and B3 "deferred" requests) are sampled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RootSampler {
+    AlwaysOn,
+    AlwaysOff,
+    Ratio(f64),
+}
+
+/// The tracing settings of one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracingConfig {
+    /// `None`: pass-through mode.
+    pub exporter: Option<Exporter>,
+    pub service_name: String,
+    pub service_version: String,
+    /// Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, pod name).
+    pub resource: Vec<(String, String)>,
+    /// Follow the caller's sampling decision (`parentbased_*`, the default) or not.
+    pub parent_based: bool,
+    pub root_sampler: RootSampler,
+    /// `OTEL_PROPAGATORS` as given (validated by the propagation module).
+    pub propagators: Option<String>,
+    /// Export timeout per batch.
+    pub export_timeout: Duration,
+}
+
+impl TracingConfig {
+    /// Read the `OTEL_*` variables. `service` and `version` are the defaults for
+    /// `service.name` and `service.version`.
+    pub fn read(env: &mut EnvReader<'_>, service: &str, version: &str) -> Self {
+        let exporter = read_exporter(env);
+        let service_name = env.string("OTEL_SERVICE_NAME", service);
+        let mut resource = Vec::new();
+        if let Some(raw) = env.optional("OTEL_RESOURCE_ATTRIBUTES") {
+            match parse_resource_attributes(&raw) {
+                Ok(attrs) => resource = attrs,
+                Err(e) => env.error("OTEL_RESOURCE_ATTRIBUTES", e),
+            }
+        }
+        if let Some(pod) = env.optional("HOSTNAME").filter(|h| !h.is_empty()) {
+            resource.push(("k8s.pod.name".to_owned(), pod.clone()));
+            resource.push(("host.name".to_owned(), pod));
+        }
+        let (parent_based, root_sampler) = read_sampler(env);
+        let propagators = env
+            .optional("OTEL_PROPAGATORS")
+            .filter(|p| !p.trim().is_empty());
+        let export_timeout =
+            Duration::from_millis(env.parse("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000u64));
+        Self {
+            exporter,
+            service_name,
+            service_version: version.to_owned(),
+            resource,
+            parent_based,
+            root_sampler,
+            propagators,
+            export_timeout,
+        }
+    }
+
+    /// Whether this service creates, injects and exports its own spans.
+    pub fn participating(&self) -> bool {
+        self.exporter.is_some()
+    }
+}
+
+fn read_exporter(env: &mut EnvReader<'_>) -> Option<Exporter> {
+    let otlp_base = env
+        .optional("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .filter(|v| !v.is_empty());
+    let otlp_traces = env
+        .optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .filter(|v| !v.is_empty());
+    let zipkin = env
+        .optional("OTEL_EXPORTER_ZIPKIN_ENDPOINT")
+        .filter(|v| !v.is_empty());
+    let protocol = env
+        .optional("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|| env.optional("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .unwrap_or_else(|| "http/protobuf".to_owned());
+    let chosen = match env.optional("OTEL_TRACES_EXPORTER") {
+        Some(v) if !v.trim().is_empty() => v.trim().to_ascii_lowercase(),
+        // No exporter named: an endpoint alone is enough to mean "export here".
+        _ if otlp_base.is_some() || otlp_traces.is_some() => "otlp".to_owned(),
+        _ if zipkin.is_some() => "zipkin".to_owned(),
+        _ => "none".to_owned(),
+    };
+    match chosen.as_str() {
+        "none" => None,
+        "otlp" => match protocol.as_str() {
+            "http/protobuf" => Some(Exporter::OtlpHttp {
+                endpoint: otlp_traces.unwrap_or_else(|| {
+                    let base = otlp_base.unwrap_or_else(|| "http://localhost:4318".to_owned());
+                    format!("{}/v1/traces", base.trim_end_matches('/'))
+                }),
+            }),
+            "grpc" => Some(Exporter::OtlpGrpc {
+                endpoint: otlp_traces
+                    .or(otlp_base)
+                    .unwrap_or_else(|| "http://localhost:4317".to_owned()),
+            }),
+            other => {
+                env.error(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    format!("{other:?} is not supported: use `http/protobuf` or `grpc`"),
+                );
+                None
+            }
+        },
+        "zipkin" => Some(Exporter::Zipkin {
+            endpoint: zipkin.unwrap_or_else(|| "http://localhost:9411/api/v2/spans".to_owned()),
+        }),
+        other => {
+            env.error(
+                "OTEL_TRACES_EXPORTER",
+                format!("{other:?} is not supported: use `otlp`, `zipkin` or `none`"),
+            );
+            None
+        }
+    }
+}
+
+fn read_sampler(env: &mut EnvReader<'_>) -> (bool, RootSampler) {
+    let name = env.string("OTEL_TRACES_SAMPLER", "parentbased_always_on");
+    let ratio = |env: &mut EnvReader<'_>| {
+        let r: f64 = env.parse("OTEL_TRACES_SAMPLER_ARG", 1.0);
+        if (0.0..=1.0).contains(&r) {
+            RootSampler::Ratio(r)
+        } else {
+            env.error(
+                "OTEL_TRACES_SAMPLER_ARG",
+                format!("{r} is not between 0 and 1"),
+            );
+            RootSampler::Ratio(1.0)
+        }
+    };
+    match name.trim().to_ascii_lowercase().as_str() {
+        "always_on" => (false, RootSampler::AlwaysOn),
+        "always_off" => (false, RootSampler::AlwaysOff),
+        "traceidratio" => (false, ratio(env)),
+        "parentbased_always_on" => (true, RootSampler::AlwaysOn),
+        "parentbased_always_off" => (true, RootSampler::AlwaysOff),
+        "parentbased_traceidratio" => (true, ratio(env)),
+        other => {
+            env.error(
+                "OTEL_TRACES_SAMPLER",
+                format!(
+                    "{other:?} is not supported: use always_on, always_off, traceidratio or their parentbased_ forms"
+                ),
+            );
+            (true, RootSampler::AlwaysOn)
+        }
+    }
+}
+
+/// `key1=value1,key2=value2`, values percent-decoded, as the OpenTelemetry spec defines it.
+pub fn parse_resource_attributes(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((k, v)) = item.split_once('=') else {
+            return Err(format!("{item:?} is not key=value"));
+        };
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(format!("{item:?} has an empty key"));
+        }
+        let v = percent_encoding::percent_decode_str(v.trim())
+            .decode_utf8()
+            .map_err(|_| format!("{item:?} is not valid UTF-8 after percent-decoding"))?;
+        out.push((k.to_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<TracingConfig, crate::config::ConfigErrors> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut env = EnvReader::new(&vars);
+        let c = TracingConfig::read(&mut env, "reviews", "v2");
+        env.finish(c)
+    }
+
+    #[test]
+    fn no_exporter_means_pass_through() {
+        let c = read(&[]).unwrap();
+        assert_eq!(c.exporter, None);
+        assert!(!c.participating());
+        let c = read(&[
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ])
+        .unwrap();
+        assert_eq!(c.exporter, None, "`none` wins over an endpoint");
+    }
+
+    #[test]
+    fn otlp_endpoints() {
+        let c = read(&[("OTEL_TRACES_EXPORTER", "otlp")]).unwrap();
+        assert_eq!(
+            c.exporter,
+            Some(Exporter::OtlpHttp {
+                endpoint: "http://localhost:4318/v1/traces".into()
+            })
+        );
+        let c = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+        assert_eq!(
+            c.exporter,
+            Some(Exporter::OtlpHttp {
+                endpoint: "http://collector:4318/v1/traces".into()
+            })
+        );
+        let c = read(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c/custom")]).unwrap();
+        assert_eq!(
+            c.exporter,
+            Some(Exporter::OtlpHttp {
+                endpoint: "http://c/custom".into()
+            })
+        );
+        let c = read(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.exporter,
+            Some(Exporter::OtlpGrpc {
+                endpoint: "http://localhost:4317".into()
+            })
+        );
+    }
+
+    #[test]
+    fn zipkin_for_istio() {
+        let c = read(&[
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            (
+                "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+                "http://zipkin.istio-system:9411/api/v2/spans",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.exporter,
+            Some(Exporter::Zipkin {
+                endpoint: "http://zipkin.istio-system:9411/api/v2/spans".into()
+            })
+        );
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        let e = read(&[
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+        ])
+        .unwrap_err();
+        for var in [
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_TRACES_SAMPLER",
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ] {
+            assert!(e.mentions(var), "{var}: {e}");
+        }
+        let e = read(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ])
+        .unwrap_err();
+        assert!(e.mentions("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        let e = read(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ])
+        .unwrap_err();
+        assert!(e.mentions("OTEL_TRACES_SAMPLER_ARG"));
+    }
+
+    #[test]
+    fn sampler_and_resource() {
+        let c = read(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=dev, team=a%20b",
+            ),
+            ("HOSTNAME", "reviews-v2-abc"),
+            ("OTEL_SERVICE_NAME", "reviews.default"),
+        ])
+        .unwrap();
+        assert!(c.parent_based);
+        assert_eq!(c.root_sampler, RootSampler::Ratio(0.25));
+        assert_eq!(c.service_name, "reviews.default");
+        assert_eq!(c.service_version, "v2");
+        assert!(c.resource.contains(&("team".into(), "a b".into())));
+        assert!(
+            c.resource
+                .contains(&("k8s.pod.name".into(), "reviews-v2-abc".into()))
+        );
+    }
+}

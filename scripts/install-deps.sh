@@ -3,7 +3,8 @@
 #   mariadb-server  ratings v2 (MySQL mode) is tested against a real server
 #   chromium        productpage's browser test and screenshots
 #   curl            smoke checks
-# Needs root (or sudo) only when something is missing.
+# and the PyPI tools of the manifest validation (k8s/validate/requirements.txt).
+# Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
 
 need=()
@@ -13,14 +14,16 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "all system packages present"
-  exit 0
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "error: need root to install: ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "error: need root to install: ${need[*]}" >&2; exit 1; }
-  sudo="sudo"
-fi
-echo "installing: ${need[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt

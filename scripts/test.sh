@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (`make test`): start a private MariaDB for the ratings v2 MySQL tests, then
-# run every test in the workspace. Outside CI a missing MariaDB only skips those tests (loudly);
+# run every test in the workspace, then the manifest validation. Outside CI a missing MariaDB only skips those tests (loudly);
 # in CI (CI=true) it is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +18,9 @@ if [ -z "${BOOKINFO_TEST_MYSQL:-}" ]; then
 fi
 echo "BOOKINFO_TEST_MYSQL=${BOOKINFO_TEST_MYSQL:-<unset>}"
 
-cargo test --workspace --no-fail-fast
+status=0
+cargo test --workspace --no-fail-fast || status=$?
+
+# Kubernetes, Istio and Gateway API manifests, validated offline against real schemas.
+python3 -m pytest -q -p no:cacheprovider k8s/validate || status=$?
+exit $status

@@ -63,12 +63,17 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// A pooled HTTP client that forwards headers and records outbound metrics.
+/// A pooled HTTP client that forwards headers, records outbound metrics and, in participating
+/// mode, opens a CLIENT span per attempt.
 #[derive(Clone, Debug)]
 pub struct Outbound {
     client: reqwest::Client,
     metrics: Metrics,
 }
+
+/// What a call carries from the request being served: the forwarded headers and, in
+/// participating mode, the request's trace.
+pub use crate::headers::Forwarded;
 
 impl Outbound {
     /// Build the client once at start-up. `user_agent` is sent when the request being served
@@ -97,6 +102,38 @@ impl Outbound {
     ) -> Result<Response, OutboundError> {
         self.send(destination, Method::GET, url, headers, timeout)
             .await
+    }
+
+    /// Attempt number `attempt` (from 0) of `GET url` on behalf of the request `forward` was
+    /// taken from. In participating mode the attempt gets its own CLIENT span, whose context
+    /// replaces every trace header of the request; otherwise the headers go out verbatim.
+    pub async fn call(
+        &self,
+        destination: &str,
+        url: &str,
+        forward: &Forwarded,
+        timeout: Duration,
+        attempt: u32,
+    ) -> Result<Response, OutboundError> {
+        let mut headers = forward.headers.clone();
+        let span = forward
+            .trace
+            .as_ref()
+            .map(|t| t.client_span("GET", destination, url, attempt));
+        if let Some(span) = &span {
+            span.inject(&mut headers);
+        }
+        let result = self
+            .send(destination, Method::GET, url, headers, timeout)
+            .await;
+        if let Some(span) = span {
+            match &result {
+                Ok(resp) => span.finish(Ok(resp.status().as_u16())),
+                Err(OutboundError::Timeout { .. }) => span.finish(Err("timeout")),
+                Err(OutboundError::Transport { .. }) => span.finish(Err("transport")),
+            }
+        }
+        result
     }
 
     /// One request attempt; see [`Outbound::get`].

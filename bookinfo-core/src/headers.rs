@@ -74,6 +74,45 @@ pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// What an outbound call carries from the request being served: the forwarded headers
+/// (which a handler may still edit, as productpage does with `end-user`) and, in participating
+/// mode, the request's trace, so that each outbound attempt becomes a child span of it.
+///
+/// It is an extractor: a handler takes `forward: Forwarded` and passes `&forward` to
+/// [`crate::Outbound::call`].
+#[derive(Clone, Debug, Default)]
+pub struct Forwarded {
+    pub headers: HeaderMap,
+    pub trace: Option<crate::trace::RequestTrace>,
+}
+
+impl Forwarded {
+    /// The forwarded subset of `incoming`, with no trace (pass-through).
+    pub fn from_headers(incoming: &HeaderMap) -> Self {
+        Self {
+            headers: forwarded_headers(incoming),
+            trace: None,
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: forwarded_headers(&parts.headers),
+            trace: parts
+                .extensions
+                .get::<crate::trace::RequestTrace>()
+                .cloned(),
+        })
+    }
+}
+
 /// Parsed header name of [`END_USER`].
 pub fn end_user() -> HeaderName {
     HeaderName::from_static(END_USER)

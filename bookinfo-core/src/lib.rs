@@ -12,6 +12,7 @@
 //! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
 //!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
+//! * [`propagation`]: reading and writing trace context in every trace header format.
 //! * [`telemetry`]: logging set-up and the guard that later owns span export.
 //! * `testing` (feature `testing`): port-0 spawning and a recording fake downstream for tests.
 
@@ -20,12 +21,15 @@ pub mod client;
 pub mod config;
 pub mod headers;
 pub mod metrics;
+pub mod propagation;
+pub mod relay;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 
 pub use client::{Outbound, OutboundError};
 pub use config::{ConfigErrors, EnvReader, Lookup};
-pub use headers::forwarded_headers;
+pub use headers::{Forwarded, forwarded_headers};
 pub use metrics::Metrics;

@@ -23,6 +23,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::metrics::Metrics;
+use crate::trace::Tracing;
 
 /// How long in-flight requests may run after a shutdown signal. Longer than every timeout a
 /// BookInfo service applies itself (the longest is reviews' 10 s ratings timeout), shorter than
@@ -95,6 +96,22 @@ where
     }
 }
 
+/// [`serve`] with the default grace period, then flush the service's spans: what every
+/// service's `run` does.
+pub async fn serve_and_flush<F>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: F,
+    tracing: Tracing,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let result = serve(listener, router, shutdown, DEFAULT_GRACE).await;
+    tracing.shutdown().await;
+    result
+}
+
 /// Completes on SIGINT or SIGTERM (Ctrl-C, `docker stop`, Kubernetes pod deletion).
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -119,12 +136,22 @@ pub async fn shutdown_signal() {
 
 /// Wrap a service's routes with the behaviour every service shares (see the module docs).
 pub fn harden(router: Router, metrics: Metrics) -> Router {
+    harden_traced(router, metrics, Tracing::pass_through())
+}
+
+/// [`harden`], plus one SERVER span per request when `tracing` participates. The span wraps
+/// everything else, so the access log line carries the request's trace and span ids.
+pub fn harden_traced(router: Router, metrics: Metrics, tracing: Tracing) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(json_rejections))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(metrics, observe))
+        .layer(middleware::from_fn_with_state(
+            tracing,
+            crate::trace::server::middleware,
+        ))
 }
 
 /// `{"error": message}` with a JSON content type.

@@ -62,7 +62,10 @@ async fn requests_are_counted_by_route_template() {
     c.post(server.url("/echo")).body("hi").send().await.unwrap();
     c.get(server.url("/missing/1")).send().await.unwrap();
     let text = c.get(server.url("/metrics")).send().await.unwrap();
-    assert_eq!(text.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        text.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let text = text.text().await.unwrap();
     assert!(text.contains(r#"route="/echo",status="200""#), "{text}");
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
@@ -77,7 +80,11 @@ async fn shutdown_drains_in_flight_requests() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let addr = server.addr;
     server.stop().await.unwrap();
-    assert_eq!(in_flight.await.unwrap().unwrap(), "done", "the in-flight request finished");
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        "done",
+        "the in-flight request finished"
+    );
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
@@ -93,5 +100,9 @@ async fn shutdown_gives_up_after_the_grace_period() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     server.stop().await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -1,1 +1,138 @@
 //! BookInfo details service: book metadata, optionally from Google Books.
+//!
+//! A drop-in replacement for upstream's `details.rb`. Every product id gets the same book
+//! (`GET /details/<id>`), either the built-in paperback or, in external mode, the volume Google
+//! Books returns for one fixed ISBN. Routes match the way upstream's WEBrick mounts do: by whole
+//! path-segment prefix, so `/details/0/` and `/health/anything` are served, with GET, HEAD, POST
+//! and PUT all running the handler and OPTIONS listing them.
+//!
+//! Modules: [`config`] (environment), [`id`] (product ids from the path), [`book`] (the answer),
+//! [`google`] (external mode), [`error`] (error answers).
+
+pub mod book;
+pub mod config;
+pub mod error;
+pub mod google;
+pub mod id;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use axum::{Json, Router};
+use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::trace::Tracing;
+use bookinfo_core::{Forwarded, Metrics, Outbound};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+pub use crate::book::Book;
+pub use crate::config::{Config, Source};
+pub use crate::error::DetailsError;
+
+/// The methods upstream's mounted handlers answer, as its `OPTIONS` reply lists them.
+const ALLOW: &str = "GET,HEAD,OPTIONS,POST,PUT";
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    client: Outbound,
+    metrics: Metrics,
+    tracing: Tracing,
+}
+
+impl AppState {
+    /// Build the state once: metrics registry, span export and the pooled outbound client.
+    /// Call it inside the Tokio runtime (span export may start background work).
+    pub fn new(config: Config) -> Self {
+        let metrics = Metrics::new("details");
+        let user_agent = concat!("bookinfo-details/", env!("CARGO_PKG_VERSION"));
+        Self {
+            client: Outbound::new(metrics.clone(), user_agent),
+            tracing: Tracing::start(&config.tracing),
+            config: Arc::new(config),
+            metrics,
+        }
+    }
+}
+
+/// The details routes, wrapped with the shared middleware.
+pub fn app(state: AppState) -> Router {
+    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let router = Router::new()
+        .route("/health", mounted(health))
+        .route("/health/", mounted(health))
+        .route("/health/{*rest}", mounted(health))
+        .route("/details", mounted(details))
+        .route("/details/", mounted(details))
+        .route("/details/{*rest}", mounted(details))
+        .route("/metrics", get(metrics_handler))
+        .with_state(state);
+    harden_traced(router, metrics, tracing)
+}
+
+/// Serve the details service on `listener` until `shutdown` completes, then drain.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tracing = state.tracing.clone();
+    serve_and_flush(listener, app(state), shutdown, tracing).await
+}
+
+/// A handler mounted the WEBrick way: GET (and HEAD), POST and PUT run it, OPTIONS lists them,
+/// anything else is 405.
+fn mounted<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState> + Clone,
+    T: 'static,
+{
+    get(handler.clone())
+        .post(handler.clone())
+        .put(handler)
+        .options(options)
+}
+
+async fn options() -> Response {
+    (
+        StatusCode::OK,
+        [(header::ALLOW, HeaderValue::from_static(ALLOW))],
+    )
+        .into_response()
+}
+
+async fn health() -> Response {
+    Json(json!({ "status": "Details is healthy" })).into_response()
+}
+
+/// `/details/<id>`: the id is the last non-empty path segment.
+async fn details(
+    State(state): State<AppState>,
+    uri: Uri,
+    forward: Forwarded,
+) -> Result<Json<Book>, DetailsError> {
+    let id = id::from_path(uri.path()).ok_or(DetailsError::NotNumeric)?;
+    let book = match &state.config.source {
+        Source::Builtin => Book::builtin(id),
+        Source::Google(google) => {
+            google::fetch_book(
+                &state.client,
+                google,
+                state.config.google_timeout,
+                id,
+                &forward,
+            )
+            .await?
+        }
+    };
+    Ok(Json(book))
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Response {
+    state.metrics.response()
+}

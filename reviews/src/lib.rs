@@ -1,1 +1,129 @@
 //! BookInfo reviews service: two reviews, with star ratings from the ratings service in v2/v3.
+//!
+//! A drop-in replacement for upstream's Java reviews service. `GET /reviews/<id>` always answers
+//! 200 with the same two reviews; in v2/v3 (`ENABLE_RATINGS=true`) each carries the stars the
+//! ratings service returned, coloured `STAR_COLOR`, or an error object when they could not be had.
+//!
+//! Modules: [`config`] (environment and version selection), [`ratings`] (the downstream call),
+//! [`body`] (the exact answer text), [`error`] (error answers).
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod ratings;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::trace::Tracing;
+use bookinfo_core::{Forwarded, Metrics, Outbound};
+use tokio::net::TcpListener;
+
+use crate::body::{Answer, Rating};
+pub use crate::config::Config;
+pub use crate::error::ReviewsError;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    client: Outbound,
+    metrics: Metrics,
+    tracing: Tracing,
+}
+
+impl AppState {
+    /// Build the state once: metrics registry and the pooled client for ratings.
+    pub fn new(config: Config) -> Self {
+        let metrics = Metrics::new("reviews");
+        let user_agent = concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION"));
+        Self {
+            client: Outbound::new(metrics.clone(), user_agent),
+            tracing: Tracing::start(&config.tracing),
+            config: Arc::new(config),
+            metrics,
+        }
+    }
+}
+
+/// The reviews routes, wrapped with the shared middleware.
+pub fn app(state: AppState) -> Router {
+    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/reviews/{product_id}", get(reviews))
+        .route("/metrics", get(metrics_handler))
+        .with_state(state);
+    harden_traced(router, metrics, tracing)
+}
+
+/// Serve the reviews service on `listener` until `shutdown` completes, then drain.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tracing = state.tracing.clone();
+    serve_and_flush(listener, app(state), shutdown, tracing).await
+}
+
+/// Upstream's health body, with its space after the colon.
+async fn health() -> Response {
+    json_text(r#"{"status": "Reviews is healthy"}"#.to_owned())
+}
+
+/// `/reviews/<id>`: the id must be a 32-bit integer (leading zeros and a sign allowed).
+async fn reviews(
+    State(state): State<AppState>,
+    product_id: Result<Path<String>, PathRejection>,
+    forward: Forwarded,
+) -> Result<Response, ReviewsError> {
+    let Ok(Path(raw)) = product_id else {
+        return Err(ReviewsError::UnknownProduct);
+    };
+    let product_id: i32 = raw.parse().map_err(|_| ReviewsError::UnknownProduct)?;
+    let config = &state.config;
+    let ratings = if config.ratings_enabled {
+        let stars = ratings::fetch(
+            &state.client,
+            &config.ratings_base,
+            product_id,
+            config.ratings_timeout,
+            forward,
+        )
+        .await;
+        stars.map(|s| s.map_or(Rating::Unavailable, Rating::Stars))
+    } else {
+        [Rating::Disabled; 2]
+    };
+    let answer = Answer {
+        product_id,
+        podname: config.podname.as_deref(),
+        clustername: config.clustername.as_deref(),
+        star_color: &config.star_color,
+        ratings,
+    };
+    Ok(json_text(answer.render()))
+}
+
+fn json_text(body: String) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Response {
+    state.metrics.response()
+}

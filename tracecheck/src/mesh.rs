@@ -17,6 +17,7 @@
 //! would let a bug there hide itself.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -62,6 +63,7 @@ struct Proxy {
     flavor: Flavor,
     service: Arc<str>,
     upstream: Arc<RwLock<Option<SocketAddr>>>,
+    aborts: Arc<AtomicUsize>,
     client: reqwest::Client,
     report_to: Arc<str>,
 }
@@ -70,6 +72,7 @@ struct Proxy {
 pub struct Sidecar {
     pub addr: SocketAddr,
     upstream: Arc<RwLock<Option<SocketAddr>>>,
+    aborts: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -98,11 +101,13 @@ impl Sidecar {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let upstream = Arc::new(RwLock::new(None));
+        let aborts = Arc::new(AtomicUsize::new(0));
         let proxy = Proxy {
             role,
             flavor,
             service: service.into(),
             upstream: upstream.clone(),
+            aborts: aborts.clone(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -116,6 +121,7 @@ impl Sidecar {
         Ok(Self {
             addr,
             upstream,
+            aborts,
             task,
         })
     }
@@ -125,6 +131,12 @@ impl Sidecar {
         if let Ok(mut u) = self.upstream.write() {
             *u = Some(addr);
         }
+    }
+
+    /// Answer the next `n` requests with 503 without forwarding them, as an Istio fault
+    /// injection abort does (the proxy still reports its span).
+    pub fn abort_next(&self, n: usize) {
+        self.aborts.store(n, Ordering::SeqCst);
     }
 
     pub fn port(&self) -> String {
@@ -150,7 +162,7 @@ fn random_u64() -> u64 {
 /// A process-local xorshift generator seeded from the clock and a counter; ids only need to be
 /// unique within a test run.
 fn rand_u64() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut x = STATE.load(Ordering::Relaxed);
     if x == 0 {
@@ -333,8 +345,15 @@ async fn handle(State(proxy): State<Proxy>, mut req: Request) -> Response {
         }
     }
 
-    let resp =
-        bookinfo_core::relay::forward(&proxy.client, &upstream.to_string(), req, |_| {}).await;
+    let abort = proxy
+        .aborts
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let resp = if abort {
+        (StatusCode::SERVICE_UNAVAILABLE, "fault filter abort").into_response()
+    } else {
+        bookinfo_core::relay::forward(&proxy.client, &upstream.to_string(), req, |_| {}).await
+    };
     let duration = u64::try_from(started.elapsed().as_micros())
         .unwrap_or(u64::MAX)
         .max(1);

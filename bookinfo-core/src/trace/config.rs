@@ -44,6 +44,8 @@ pub struct TracingConfig {
     pub propagators: Option<String>,
     /// Export timeout per batch.
     pub export_timeout: Duration,
+    /// How long finished spans wait before being exported in a batch (`OTEL_BSP_SCHEDULE_DELAY`).
+    pub batch_delay: Duration,
 }
 
 impl TracingConfig {
@@ -67,8 +69,23 @@ impl TracingConfig {
         let propagators = env
             .optional("OTEL_PROPAGATORS")
             .filter(|p| !p.trim().is_empty());
+        if let Some(Err(e)) = propagators
+            .as_deref()
+            .map(crate::propagation::Propagation::parse)
+        {
+            env.error("OTEL_PROPAGATORS", e.to_string());
+        }
+        for (var, url) in exporter_urls(exporter.as_ref()) {
+            let absolute = url
+                .parse::<http::Uri>()
+                .is_ok_and(|u| u.scheme().is_some() && u.host().is_some());
+            if !absolute {
+                env.error(var, format!("{url:?} is not an absolute http(s) URL"));
+            }
+        }
         let export_timeout =
             Duration::from_millis(env.parse("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000u64));
+        let batch_delay = Duration::from_millis(env.parse("OTEL_BSP_SCHEDULE_DELAY", 5_000u64));
         Self {
             exporter,
             service_name,
@@ -78,12 +95,25 @@ impl TracingConfig {
             root_sampler,
             propagators,
             export_timeout,
+            batch_delay,
         }
     }
 
     /// Whether this service creates, injects and exports its own spans.
     pub fn participating(&self) -> bool {
         self.exporter.is_some()
+    }
+}
+
+fn exporter_urls(exporter: Option<&Exporter>) -> Vec<(&'static str, &str)> {
+    match exporter {
+        None => vec![],
+        Some(Exporter::OtlpHttp { endpoint } | Exporter::OtlpGrpc { endpoint }) => {
+            vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]
+        }
+        Some(Exporter::Zipkin { endpoint }) => {
+            vec![("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint.as_str())]
+        }
     }
 }
 
@@ -303,6 +333,18 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.mentions("OTEL_TRACES_SAMPLER_ARG"));
+    }
+
+    #[test]
+    fn bad_urls_and_propagators_are_named() {
+        let e = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_PROPAGATORS", "b3,w3c"),
+        ])
+        .unwrap_err();
+        assert!(e.mentions("OTEL_EXPORTER_OTLP_ENDPOINT"), "{e}");
+        assert!(e.mentions("OTEL_PROPAGATORS"), "{e}");
+        assert!(read(&[("OTEL_PROPAGATORS", "tracecontext,baggage,b3multi,xot")]).is_ok());
     }
 
     #[test]

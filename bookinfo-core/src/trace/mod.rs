@@ -3,5 +3,213 @@
 //!
 //! * [`config`]: the standard `OTEL_*` variables, and the choice between pass-through and
 //!   participating mode.
+//! * [`Tracing`]: the per-service handle (a tracer provider with its exporter, or nothing in
+//!   pass-through mode). Per service, not global, so that several services can run in one
+//!   process (the launcher, the cross-service tests) and still report as themselves.
+//! * [`server`]: the middleware that opens one SERVER span per request, parented on the
+//!   extracted context, and keeps it in the request as a [`RequestTrace`].
+//! * [`client`]: one CLIENT span per outbound attempt, explicitly parented on the server span,
+//!   whose context is what gets injected downstream.
+//!
+//! The header formats themselves live in [`crate::propagation`]; this module maps them onto
+//! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
+pub mod client;
 pub mod config;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer,
+    SdkTracerProvider, ShouldSample, SpanExporter,
+};
+
+pub use client::ClientSpan;
+pub use config::{Exporter, RootSampler, TracingConfig};
+pub use server::RequestTrace;
+
+use crate::propagation::Propagation;
+
+/// The tracing handle of one service; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Tracing {
+    inner: Option<Arc<Participating>>,
+}
+
+#[derive(Debug)]
+struct Participating {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+    propagation: Propagation,
+    root: RootSampler,
+}
+
+impl Tracing {
+    /// Pass-through mode: no spans, trace headers forwarded verbatim.
+    pub fn pass_through() -> Self {
+        Self::default()
+    }
+
+    /// Start span export as configured. Must run inside a Tokio runtime (the gRPC exporter needs
+    /// one). An exporter that cannot be built is logged and leaves the service in pass-through
+    /// mode: a service that cannot export must not inject span ids of its own.
+    pub fn start(config: &TracingConfig) -> Self {
+        let Some(exporter) = &config.exporter else {
+            return Self::pass_through();
+        };
+        let propagation = match config.propagators.as_deref().map(Propagation::parse) {
+            None => Propagation::default(),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                tracing::error!(cause = %e, "OTEL_PROPAGATORS is invalid; staying in pass-through mode");
+                return Self::pass_through();
+            }
+        };
+        let built = match exporter {
+            Exporter::OtlpHttp { endpoint } => opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint)
+                .with_timeout(config.export_timeout)
+                .build()
+                .map(|e| batch(e, config.batch_delay))
+                .map_err(|e| e.to_string()),
+            Exporter::OtlpGrpc { endpoint } => opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .with_timeout(config.export_timeout)
+                .build()
+                .map(|e| batch(e, config.batch_delay))
+                .map_err(|e| e.to_string()),
+            #[allow(deprecated)] // Still Istio's default provider's wire format.
+            Exporter::Zipkin { endpoint } => opentelemetry_zipkin::ZipkinExporter::builder()
+                .with_collector_endpoint(endpoint)
+                .build()
+                .map(|e| batch(e, config.batch_delay))
+                .map_err(|e| e.to_string()),
+        };
+        let processor = match built {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot build the span exporter; staying in pass-through mode");
+                return Self::pass_through();
+            }
+        };
+        let mut attributes = vec![KeyValue::new(
+            "service.version",
+            config.service_version.clone(),
+        )];
+        attributes.extend(
+            config
+                .resource
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        );
+        let resource = Resource::builder_empty()
+            .with_service_name(config.service_name.clone())
+            .with_attributes(attributes)
+            .build();
+        let root = match config.root_sampler {
+            RootSampler::AlwaysOn => Sampler::AlwaysOn,
+            RootSampler::AlwaysOff => Sampler::AlwaysOff,
+            RootSampler::Ratio(r) => Sampler::TraceIdRatioBased(r),
+        };
+        let sampler = DecidedFirst(if config.parent_based {
+            Sampler::ParentBased(Box::new(root))
+        } else {
+            root
+        });
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(resource)
+            .with_sampler(sampler)
+            .build();
+        let tracer = provider.tracer("bookinfo");
+        tracing::info!(exporter = ?exporter, "participating in traces: own spans are created and exported");
+        Self {
+            inner: Some(Arc::new(Participating {
+                provider,
+                tracer,
+                propagation,
+                root: config.root_sampler,
+            })),
+        }
+    }
+
+    /// Whether this service creates, injects and exports its own spans.
+    pub fn is_participating(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Export what is buffered and stop the exporter (graceful shutdown). Bounded: a collector
+    /// that is down must not hold the process past its termination grace period.
+    pub async fn shutdown(&self) {
+        let Some(inner) = self.inner.clone() else {
+            return;
+        };
+        let flushed = tokio::task::spawn_blocking(move || inner.provider.shutdown());
+        match tokio::time::timeout(Duration::from_secs(5), flushed).await {
+            Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),
+            Ok(Ok(Err(e))) => tracing::warn!(cause = %e, "span exporter shutdown failed"),
+            Ok(Err(_)) | Err(_) => tracing::warn!("span exporter did not shut down in time"),
+        }
+    }
+}
+
+fn batch<E: SpanExporter + 'static>(exporter: E, delay: Duration) -> BatchSpanProcessor {
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(delay)
+                .build(),
+        )
+        .build()
+}
+
+/// A sampling decision that arrived without a parent span (B3 `b3: 0|1|d`), carried in the
+/// parent [`Context`] of a new root span so the sampler can honour it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecisionOnly(pub bool);
+
+/// The configured sampler, except that a root span whose caller already decided (see
+/// [`DecisionOnly`]) follows that decision: the downstream services will follow it too.
+#[derive(Clone, Debug)]
+struct DecidedFirst(Sampler);
+
+impl ShouldSample for DecidedFirst {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let forced = parent_context
+            .filter(|cx| !cx.has_active_span())
+            .and_then(|cx| cx.get::<DecisionOnly>());
+        match forced {
+            Some(DecisionOnly(sampled)) => SamplingResult {
+                decision: if *sampled {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: opentelemetry::trace::TraceState::default(),
+            },
+            None => {
+                self.0
+                    .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+            }
+        }
+    }
+}

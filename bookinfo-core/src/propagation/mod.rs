@@ -1,0 +1,477 @@
+//! Trace-context propagation: reading the caller's context from request headers and writing
+//! ours onto outbound requests, in every trace format BookInfo meets.
+//!
+//! Why this exists instead of the OpenTelemetry propagators: the Rust B3 propagator turns a
+//! deferred decision into "deny", drops debug and writes `b3: 0` from an empty context; the
+//! composite propagator lets the *last* valid format win; and nothing reads `x-ot-span-context`,
+//! `ot-tracer-*` or, for the OpenTelemetry version in use, `uber-trace-id` (tracing.md C.3, C.4).
+//! This module is plain data and header code with no OpenTelemetry dependency; the telemetry
+//! layer maps [`TraceContext`] onto OpenTelemetry's span context.
+//!
+//! The algorithm pieces of tracing.md Part B live here in one place:
+//!
+//! * [`Propagation`]: which formats are read, in what precedence, and which are written when no
+//!   format arrived (parsed from an `OTEL_PROPAGATORS`-style list).
+//! * [`extract`]: strict parsing of every enabled format; the first valid one in precedence wins;
+//!   malformed formats are reported and treated as absent; the formats that did arrive form the
+//!   *mirror set* that is written downstream, so the app never emits a format the mesh will not
+//!   rewrite.
+//! * [`strip_owned`]: removes every trace header this module owns from an outbound header map,
+//!   so nothing stale survives; pass-through-only formats and baggage headers stay.
+//! * [`inject`]: writes the client span's context in the chosen formats.
+//!
+//! One private module per format (B3 single and multi, W3C trace context, W3C baggage,
+//! `x-ot-span-context`, `ot-tracer-*`, `uber-trace-id`) documents that format's rules and the
+//! choices made where the specs leave room (letter case, width, decisions it cannot express).
+
+mod b3;
+mod baggage;
+mod context;
+mod jaeger;
+mod ottrace;
+mod tracestate;
+mod w3c;
+mod wire;
+mod xot;
+
+use std::fmt;
+
+use http::HeaderMap;
+
+pub use baggage::{Baggage, BaggageMember};
+pub use context::{Sampling, SpanId, TraceContext, TraceId};
+pub use tracestate::TraceState;
+
+/// A trace-context wire format this module reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The single `b3` header.
+    B3Single,
+    /// The `x-b3-*` headers.
+    B3Multi,
+    /// W3C `traceparent` + `tracestate`.
+    TraceContext,
+    /// `x-ot-span-context` (Envoy's Lightstep driver).
+    OtSpanContext,
+    /// `ot-tracer-*`.
+    OtTrace,
+    /// `uber-trace-id`.
+    Jaeger,
+}
+
+impl Format {
+    /// Every format, in a fixed order.
+    pub const ALL: [Format; 6] = [
+        Format::B3Single,
+        Format::B3Multi,
+        Format::TraceContext,
+        Format::OtSpanContext,
+        Format::OtTrace,
+        Format::Jaeger,
+    ];
+
+    /// The name used in `OTEL_PROPAGATORS` (`xot` is ours; OpenTelemetry has no name for it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::B3Single => "b3",
+            Format::B3Multi => "b3multi",
+            Format::TraceContext => "tracecontext",
+            Format::OtSpanContext => "xot",
+            Format::OtTrace => "ottrace",
+            Format::Jaeger => "jaeger",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of [`Format`]s (small and `Copy`, so it can live in per-request state).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FormatSet(u8);
+
+impl FormatSet {
+    /// The empty set.
+    pub const EMPTY: FormatSet = FormatSet(0);
+
+    /// Adds `format`.
+    pub fn insert(&mut self, format: Format) {
+        self.0 |= format.bit();
+    }
+
+    /// Whether `format` is in the set.
+    pub fn contains(self, format: Format) -> bool {
+        self.0 & format.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The members in [`Format::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Format> {
+        Format::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+}
+
+impl FromIterator<Format> for FormatSet {
+    fn from_iter<I: IntoIterator<Item = Format>>(iter: I) -> FormatSet {
+        let mut set = FormatSet::EMPTY;
+        for format in iter {
+            set.insert(format);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for FormatSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(Format::name))
+            .finish()
+    }
+}
+
+/// Which formats are read (in precedence order) and written when none arrived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Propagation {
+    read: Vec<Format>,
+    inject_default: FormatSet,
+    baggage: bool,
+}
+
+impl Default for Propagation {
+    /// B3 first, because Istio's default (Zipkin) provider rewrites only B3 and a `traceparent`
+    /// passes its sidecars stale; then W3C for the OpenTelemetry provider, then the legacy
+    /// formats. When nothing arrived, W3C and B3 multi are written: the two formats every
+    /// current Istio provider reads. W3C baggage is read.
+    fn default() -> Propagation {
+        Propagation {
+            read: vec![
+                Format::B3Single,
+                Format::B3Multi,
+                Format::TraceContext,
+                Format::OtSpanContext,
+                Format::OtTrace,
+                Format::Jaeger,
+            ],
+            inject_default: [Format::TraceContext, Format::B3Multi]
+                .into_iter()
+                .collect(),
+            baggage: true,
+        }
+    }
+}
+
+/// The names [`Propagation::parse`] accepts, for error messages.
+pub const PROPAGATOR_NAMES: &str = "tracecontext, baggage, b3, b3multi, jaeger, ottrace, xot, none";
+
+impl Propagation {
+    /// Parses an `OTEL_PROPAGATORS`-style list: comma-separated names, first listed wins on
+    /// extract, all listed trace formats are written when nothing arrived. `b3` and `b3multi`
+    /// both read both B3 forms (single first, as the B3 spec requires) and differ only in what
+    /// they write. `none` selects nothing; blank entries and repeats are ignored; an empty list
+    /// gives the [`Default`]. Unknown names are an error naming the first one.
+    pub fn parse(list: &str) -> Result<Propagation, UnknownPropagator> {
+        let names: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Ok(Propagation::default());
+        }
+        let mut propagation = Propagation {
+            read: Vec::new(),
+            inject_default: FormatSet::EMPTY,
+            baggage: false,
+        };
+        for name in names {
+            let formats: &[Format] = match name.to_ascii_lowercase().as_str() {
+                "none" => &[],
+                "baggage" => {
+                    propagation.baggage = true;
+                    &[]
+                }
+                "tracecontext" => &[Format::TraceContext],
+                "b3" => &[Format::B3Single],
+                "b3multi" => &[Format::B3Multi],
+                "jaeger" => &[Format::Jaeger],
+                "ottrace" => &[Format::OtTrace],
+                "xot" => &[Format::OtSpanContext],
+                _ => {
+                    return Err(UnknownPropagator {
+                        name: name.to_owned(),
+                    });
+                }
+            };
+            for &format in formats {
+                propagation.inject_default.insert(format);
+                propagation.push_read(format);
+            }
+        }
+        Ok(propagation)
+    }
+
+    fn push_read(&mut self, format: Format) {
+        let reads = match format {
+            Format::B3Single | Format::B3Multi => vec![Format::B3Single, Format::B3Multi],
+            other => vec![other],
+        };
+        for format in reads {
+            if !self.read.contains(&format) {
+                self.read.push(format);
+            }
+        }
+    }
+
+    /// The formats read, first = highest precedence.
+    pub fn read_order(&self) -> &[Format] {
+        &self.read
+    }
+
+    /// The formats written when no format arrived.
+    pub fn inject_default(&self) -> FormatSet {
+        self.inject_default
+    }
+
+    /// Whether W3C `baggage` is read.
+    pub fn baggage(&self) -> bool {
+        self.baggage
+    }
+
+    /// The formats to write downstream: the mirror set if any format arrived, else the defaults.
+    pub fn inject_set(&self, arrived: FormatSet) -> FormatSet {
+        if arrived.is_empty() {
+            self.inject_default
+        } else {
+            arrived
+        }
+    }
+}
+
+/// An `OTEL_PROPAGATORS` entry that names no known propagator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownPropagator {
+    /// The entry as written.
+    pub name: String,
+}
+
+impl fmt::Display for UnknownPropagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown propagator {:?}; expected a comma-separated list of {PROPAGATOR_NAMES}",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownPropagator {}
+
+/// What one format yielded: a full context, or (B3 only) a sampling decision without ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Candidate {
+    Context(TraceContext),
+    Decision(Sampling),
+}
+
+/// Everything [`extract`] learned from a request's headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extracted {
+    /// The caller's context from the highest-precedence valid format; `None` starts a new trace.
+    pub context: Option<TraceContext>,
+    /// A decision that arrived without ids (`b3: 0|1|d`, a lone `x-b3-sampled`/`x-b3-flags`).
+    /// It is what a new root should honour when `context` is `None`.
+    pub decision: Option<Sampling>,
+    /// Formats present and valid: the mirror set to write downstream.
+    pub arrived: FormatSet,
+    /// Formats present but invalid; treated as absent and never forwarded.
+    pub malformed: FormatSet,
+    /// W3C baggage, when enabled, present and valid.
+    pub baggage: Option<Baggage>,
+    /// Whether a `baggage` header was present but invalid (then `baggage` is `None`).
+    pub baggage_malformed: bool,
+}
+
+/// Reads every enabled format from `headers`; see [`Extracted`].
+///
+/// A valid `b3` header hides the `x-b3-*` headers (the B3 rule): they are neither read nor
+/// counted as arrived.
+pub fn extract(headers: &HeaderMap, propagation: &Propagation) -> Extracted {
+    let mut out = Extracted::default();
+    for &format in propagation.read_order() {
+        if format == Format::B3Multi && out.arrived.contains(Format::B3Single) {
+            continue;
+        }
+        match extract_format(format, headers) {
+            Ok(None) => {}
+            Err(wire::Malformed) => out.malformed.insert(format),
+            Ok(Some(candidate)) => {
+                out.arrived.insert(format);
+                match candidate {
+                    Candidate::Context(ctx) => {
+                        out.context.get_or_insert(ctx);
+                    }
+                    Candidate::Decision(decision) => {
+                        out.decision.get_or_insert(decision);
+                    }
+                }
+            }
+        }
+    }
+    if propagation.baggage() {
+        match baggage::extract(headers) {
+            Ok(found) => out.baggage = found,
+            Err(wire::Malformed) => out.baggage_malformed = true,
+        }
+    }
+    out
+}
+
+fn extract_format(format: Format, headers: &HeaderMap) -> wire::Found<Candidate> {
+    let context = |found: wire::Found<TraceContext>| found.map(|c| c.map(Candidate::Context));
+    match format {
+        Format::B3Single => b3::extract_single(headers),
+        Format::B3Multi => b3::extract_multi(headers),
+        Format::TraceContext => context(w3c::extract(headers)),
+        Format::OtSpanContext => context(xot::extract(headers)),
+        Format::OtTrace => context(ottrace::extract(headers)),
+        Format::Jaeger => context(jaeger::extract(headers)),
+    }
+}
+
+/// Writes `ctx` (the client span's context) in each of `formats`, replacing that format's
+/// headers. Call [`strip_owned`] first so formats not written leave nothing stale behind.
+pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
+    for format in formats.iter() {
+        match format {
+            Format::B3Single => b3::inject_single(ctx, headers),
+            Format::B3Multi => b3::inject_multi(ctx, headers),
+            Format::TraceContext => w3c::inject(ctx, headers),
+            Format::OtSpanContext => xot::inject(ctx, headers),
+            Format::OtTrace => ottrace::inject(ctx, headers),
+            Format::Jaeger => jaeger::inject(ctx, headers),
+        }
+    }
+}
+
+/// Trace headers owned by this module: removed from outbound requests before injecting.
+pub const OWNED: &[&str] = &[
+    b3::SINGLE,
+    b3::TRACE_ID,
+    b3::SPAN_ID,
+    b3::PARENT_SPAN_ID,
+    b3::SAMPLED,
+    b3::FLAGS,
+    w3c::TRACEPARENT,
+    w3c::TRACESTATE,
+    xot::HEADER,
+    ottrace::TRACE_ID,
+    ottrace::SPAN_ID,
+    ottrace::SAMPLED,
+    jaeger::HEADER,
+];
+
+/// Prefixes of owned headers (variants beyond the listed ones are owned too).
+const OWNED_PREFIXES: &[&str] = &["x-b3-", ottrace::PREFIX];
+
+/// Whether a (lower-case) header name is a trace header this module owns.
+pub fn is_owned(name: &str) -> bool {
+    OWNED.contains(&name) || OWNED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Removes every owned trace header. Pass-through-only formats (Datadog, SkyWalking, GCP,
+/// X-Ray, gRPC binary) and baggage headers (`baggage`, `ot-baggage-*`, `uberctx-*`) stay.
+pub fn strip_owned(headers: &mut HeaderMap) {
+    let owned: Vec<_> = headers
+        .keys()
+        .filter(|name| is_owned(name.as_str()))
+        .cloned()
+        .collect();
+    for name in owned {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_precedence_and_inject_set() {
+        let p = Propagation::default();
+        assert_eq!(
+            p.read_order(),
+            [
+                Format::B3Single,
+                Format::B3Multi,
+                Format::TraceContext,
+                Format::OtSpanContext,
+                Format::OtTrace,
+                Format::Jaeger
+            ]
+        );
+        let defaults: Vec<Format> = p.inject_default().iter().collect();
+        assert_eq!(defaults, [Format::B3Multi, Format::TraceContext]);
+        assert!(p.baggage());
+        assert_eq!(Propagation::parse(" , ").unwrap(), p);
+    }
+
+    #[test]
+    fn parse_keeps_order_and_expands_b3() {
+        let p = Propagation::parse("tracecontext, baggage,B3MULTI,jaeger,tracecontext").unwrap();
+        assert_eq!(
+            p.read_order(),
+            [
+                Format::TraceContext,
+                Format::B3Single,
+                Format::B3Multi,
+                Format::Jaeger
+            ]
+        );
+        let inject: Vec<Format> = p.inject_default().iter().collect();
+        assert_eq!(
+            inject,
+            [Format::B3Multi, Format::TraceContext, Format::Jaeger]
+        );
+        assert!(p.baggage());
+
+        let none = Propagation::parse("none").unwrap();
+        assert!(none.read_order().is_empty() && none.inject_default().is_empty());
+        assert!(!none.baggage());
+    }
+
+    #[test]
+    fn parse_names_the_unknown_entry() {
+        let err = Propagation::parse("tracecontext,zipkin,b3").unwrap_err();
+        assert_eq!(err.name, "zipkin");
+        let message = err.to_string();
+        assert!(message.contains("\"zipkin\""), "{message}");
+        assert!(message.contains("b3multi"), "{message}");
+    }
+
+    #[test]
+    fn inject_set_mirrors_or_defaults() {
+        let p = Propagation::default();
+        assert_eq!(p.inject_set(FormatSet::EMPTY), p.inject_default());
+        let arrived: FormatSet = [Format::Jaeger].into_iter().collect();
+        assert_eq!(p.inject_set(arrived), arrived);
+    }
+
+    #[test]
+    fn format_set_debug_lists_names() {
+        let set: FormatSet = [Format::OtSpanContext, Format::B3Single]
+            .into_iter()
+            .collect();
+        assert_eq!(format!("{set:?}"), r#"{"b3", "xot"}"#);
+    }
+}

@@ -1,0 +1,127 @@
+//! One CLIENT span per outbound attempt, and the headers that carry it downstream.
+//!
+//! The span is a child of the request's SERVER span, taken from the [`RequestTrace`] the caller
+//! hands in (never from an ambient "current span"), so concurrent and spawned calls parent
+//! correctly. Before sending, every trace header this service owns is removed from the outbound
+//! request and the *client span's* context is written in the formats the request arrived with:
+//! nothing stale survives, and the next hop's parent is a span that is exported.
+
+use http::HeaderMap;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry_sdk::trace::Span;
+
+use super::RequestTrace;
+use crate::propagation::{self, Sampling, SpanId, TraceContext, TraceId};
+
+/// An open CLIENT span; finish it with the outcome of the attempt.
+#[derive(Debug)]
+pub struct ClientSpan {
+    span: Span,
+    inject: Option<TraceContext>,
+    formats: propagation::FormatSet,
+}
+
+impl RequestTrace {
+    /// Open the CLIENT span for one attempt of `GET url` to `destination`. `attempt` counts
+    /// from 0; a retry is its own span with `http.request.resend_count`.
+    pub fn client_span(
+        &self,
+        method: &str,
+        destination: &str,
+        url: &str,
+        attempt: u32,
+    ) -> ClientSpan {
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method.to_owned()),
+            KeyValue::new("url.full", url.to_owned()),
+            KeyValue::new("peer.service", destination.to_owned()),
+        ];
+        if let Ok(uri) = url.parse::<http::Uri>() {
+            if let Some(host) = uri.host() {
+                attributes.push(KeyValue::new("server.address", host.to_owned()));
+            }
+            if let Some(port) = uri.port_u16() {
+                attributes.push(KeyValue::new("server.port", i64::from(port)));
+            }
+        }
+        if attempt > 0 {
+            attributes.push(KeyValue::new(
+                "http.request.resend_count",
+                i64::from(attempt),
+            ));
+        }
+        let builder = self
+            .tracer
+            .span_builder(format!("{method} {destination}"))
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes);
+        let span = self.tracer.build_with_context(builder, &self.cx);
+        let inject = self.inject_context(span.span_context());
+        ClientSpan {
+            span,
+            inject,
+            formats: self.formats,
+        }
+    }
+
+    /// The context written downstream: the client span's ids, the caller's trace-id width,
+    /// vendor state and in-header baggage, and the settled decision (debug stays debug).
+    fn inject_context(&self, sc: &opentelemetry::trace::SpanContext) -> Option<TraceContext> {
+        let value = u128::from_be_bytes(sc.trace_id().to_bytes());
+        let narrow = self
+            .incoming
+            .as_ref()
+            .is_some_and(|i| i.trace_id.is_64bit());
+        let trace_id = if narrow {
+            TraceId::new_64(u64::try_from(value & u128::from(u64::MAX)).ok()?)?
+        } else {
+            TraceId::new(value)?
+        };
+        let span_id = SpanId::new(u64::from_be_bytes(sc.span_id().to_bytes()))?;
+        let sampling = match (sc.is_sampled(), self.debug) {
+            (false, _) => Sampling::NotSampled,
+            (true, true) => Sampling::Debug,
+            (true, false) => Sampling::Sampled,
+        };
+        let mut ctx = TraceContext::new(trace_id, span_id, sampling);
+        let server = self.cx.span().span_context().span_id();
+        ctx.parent_span_id = SpanId::new(u64::from_be_bytes(server.to_bytes()));
+        if let Some(incoming) = &self.incoming {
+            ctx.trace_state = incoming.trace_state.clone();
+            ctx.baggage = incoming.baggage.clone();
+        }
+        Some(ctx)
+    }
+}
+
+impl ClientSpan {
+    /// Replace every owned trace header in `headers` with this span's context.
+    pub fn inject(&self, headers: &mut HeaderMap) {
+        propagation::strip_owned(headers);
+        if let Some(ctx) = &self.inject {
+            propagation::inject(ctx, self.formats, headers);
+        }
+    }
+
+    /// End the span with the response status, or the reason no response arrived.
+    pub fn finish(mut self, outcome: Result<u16, &str>) {
+        match outcome {
+            Ok(status) => {
+                self.span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status),
+                ));
+                if status >= 500 {
+                    self.span.set_status(Status::error(status.to_string()));
+                }
+            }
+            Err(why) => {
+                self.span
+                    .set_attribute(KeyValue::new("error.type", why.to_owned()));
+                self.span.set_status(Status::error(why.to_owned()));
+            }
+        }
+        self.span.end();
+    }
+}

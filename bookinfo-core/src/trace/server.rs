@@ -1,0 +1,197 @@
+//! One SERVER span per request, parented on the context the request carried.
+//!
+//! The middleware extracts every enabled trace format (first valid one in precedence wins),
+//! settles the sampling decision — the caller's if it made one, ours if it deferred or sent
+//! nothing — opens the span named `"{METHOD} {route}"`, and stores a [`RequestTrace`] in the
+//! request so outbound calls can open their CLIENT spans under it explicitly (no reliance on a
+//! "current span" that `tokio::spawn` would lose). Log lines written while the request is
+//! handled carry `trace_id` and `span_id`.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
+use tracing::Instrument;
+
+use super::{RootSampler, Tracing};
+use crate::propagation::{self, FormatSet, Sampling, TraceContext};
+
+/// The trace state of the request being served, kept in its extensions.
+#[derive(Clone, Debug)]
+pub struct RequestTrace {
+    /// Context holding the SERVER span: the parent of every CLIENT span of this request.
+    pub(super) cx: Context,
+    /// What the caller sent (trace-id width, `tracestate`, in-header baggage are kept from it).
+    pub(super) incoming: Option<TraceContext>,
+    /// Formats to write downstream: those that arrived, or the configured defaults.
+    pub(super) formats: FormatSet,
+    /// The caller asked for debug (forced) sampling; it travels on.
+    pub(super) debug: bool,
+    pub(super) tracer: SdkTracer,
+}
+
+impl RequestTrace {
+    /// The server span's ids, as hex (for logs and tests).
+    pub fn ids(&self) -> (String, String) {
+        let sc = self.cx.span().span_context().clone();
+        (sc.trace_id().to_string(), sc.span_id().to_string())
+    }
+
+    /// Whether this request's spans are recorded and exported.
+    pub fn is_sampled(&self) -> bool {
+        self.cx.span().span_context().is_sampled()
+    }
+}
+
+/// Whether a ratio sampler keeps `trace_id` (the low 63 bits compared against the ratio, so
+/// every service agrees on the same trace).
+fn root_keeps(root: RootSampler, trace_id: u128) -> bool {
+    match root {
+        RootSampler::AlwaysOn => true,
+        RootSampler::AlwaysOff => false,
+        RootSampler::Ratio(r) => {
+            let low = u64::try_from(trace_id & u128::from(u64::MAX)).unwrap_or(u64::MAX) >> 1;
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
+            let bound = (r.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64;
+            low < bound
+        }
+    }
+}
+
+/// The remote parent as OpenTelemetry sees it, with the decision already settled.
+fn remote_parent(ctx: &TraceContext, sampled: bool) -> Context {
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let sc = SpanContext::new(
+        opentelemetry::trace::TraceId::from(ctx.trace_id.value()),
+        opentelemetry::trace::SpanId::from(ctx.span_id.get()),
+        flags,
+        true,
+        opentelemetry::trace::TraceState::default(),
+    );
+    Context::new().with_remote_span_context(sc)
+}
+
+/// The tracing middleware; installed by [`crate::server::harden`].
+pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: Next) -> Response {
+    let Some(p) = tracing.inner.clone() else {
+        return next.run(req).await;
+    };
+    let method = req.method().as_str().to_owned();
+    // Unmatched requests are named by method alone (semantic conventions): raw paths would give
+    // every scanner probe its own span name.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let extracted = propagation::extract(req.headers(), &p.propagation);
+    if !extracted.malformed.is_empty() {
+        tracing::debug!(malformed = ?extracted.malformed, "ignoring malformed trace headers");
+    }
+
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", method.clone()),
+        KeyValue::new("url.path", req.uri().path().to_owned()),
+        KeyValue::new("url.scheme", "http"),
+    ];
+    if let Some(q) = req.uri().query() {
+        attributes.push(KeyValue::new("url.query", q.to_owned()));
+    }
+    for (header, key) in [
+        ("x-request-id", "guid:x-request-id"),
+        ("user-agent", "user_agent.original"),
+        ("host", "server.address"),
+    ] {
+        if let Some(v) = req.headers().get(header).and_then(|v| v.to_str().ok()) {
+            attributes.push(KeyValue::new(key, v.to_owned()));
+        }
+    }
+    if let Some(route) = &route {
+        attributes.push(KeyValue::new("http.route", route.clone()));
+    }
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.clone(),
+    };
+    let builder = p
+        .tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .with_attributes(attributes);
+
+    let (parent, debug) = match &extracted.context {
+        Some(ctx) => {
+            let sampled = match ctx.sampling {
+                Sampling::Sampled | Sampling::Debug => true,
+                Sampling::NotSampled => false,
+                Sampling::Deferred => root_keeps(p.root, ctx.trace_id.value()),
+            };
+            (remote_parent(ctx, sampled), ctx.sampling == Sampling::Debug)
+        }
+        None => {
+            // A decision without ids (`b3: 0|1|d`) still binds the new root.
+            let root = match extracted.decision.and_then(Sampling::is_sampled) {
+                Some(sampled) => Context::new().with_value(super::DecisionOnly(sampled)),
+                None => Context::new(),
+            };
+            (root, extracted.decision == Some(Sampling::Debug))
+        }
+    };
+    let span = p.tracer.build_with_context(builder, &parent);
+    let cx = parent.with_span(span);
+    let trace = RequestTrace {
+        cx: cx.clone(),
+        incoming: extracted.context,
+        formats: p.propagation.inject_set(extracted.arrived),
+        debug,
+        tracer: p.tracer.clone(),
+    };
+    let (trace_id, span_id) = trace.ids();
+    req.extensions_mut().insert(trace);
+
+    let log_span = tracing::info_span!("request", %trace_id, %span_id);
+    let resp = next.run(req).instrument(log_span).await;
+
+    let status = resp.status();
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_status(Status::error(status.to_string()));
+    }
+    span.end();
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_sampling_is_a_pure_function_of_the_trace_id() {
+        assert!(root_keeps(RootSampler::AlwaysOn, 5));
+        assert!(!root_keeps(RootSampler::AlwaysOff, 5));
+        assert!(root_keeps(RootSampler::Ratio(1.0), u128::MAX));
+        assert!(!root_keeps(RootSampler::Ratio(0.0), 0));
+        let kept = (0..1000u128)
+            .filter(|i| {
+                root_keeps(
+                    RootSampler::Ratio(0.5),
+                    i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835),
+                )
+            })
+            .count();
+        assert!((350..650).contains(&kept), "{kept}");
+    }
+}

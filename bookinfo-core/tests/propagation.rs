@@ -1,0 +1,644 @@
+//! End-to-end tests of the propagation module through its public API: precedence, the mirror
+//! set, malformed input, sampling semantics, width preservation, stripping, and property tests
+//! that every format reads back exactly what it wrote (within what the format can express).
+//! Expected header values come from the format specifications and tracing.md, not from runs.
+
+use bookinfo_core::forwarded_headers;
+use bookinfo_core::propagation::{
+    Format, FormatSet, Propagation, Sampling, SpanId, TraceContext, TraceId, TraceState, extract,
+    inject, is_owned, strip_owned,
+};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use proptest::prelude::*;
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).expect("test header name"),
+            HeaderValue::from_str(v).expect("test header value"),
+        );
+    }
+    h
+}
+
+fn set(formats: &[Format]) -> FormatSet {
+    formats.iter().copied().collect()
+}
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const B3: &str = "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90";
+
+mod precedence {
+    use super::*;
+
+    #[test]
+    fn b3_wins_over_a_conflicting_traceparent_by_default() {
+        let h = headers(&[("traceparent", TRACEPARENT), ("b3", B3)]);
+        let got = extract(&h, &Propagation::default());
+        let ctx = got.context.unwrap();
+        assert_eq!(ctx.trace_id.to_hex(), "80f198ee56343ba864fe8b2a57d3eff7");
+        assert_eq!(got.arrived, set(&[Format::B3Single, Format::TraceContext]));
+        assert!(got.malformed.is_empty());
+    }
+
+    #[test]
+    fn configured_order_decides() {
+        let h = headers(&[("traceparent", TRACEPARENT), ("b3", B3)]);
+        let p = Propagation::parse("tracecontext,b3").unwrap();
+        let ctx = extract(&h, &p).context.unwrap();
+        assert_eq!(ctx.trace_id.to_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn disabled_formats_are_not_read() {
+        let h = headers(&[("b3", B3)]);
+        let got = extract(&h, &Propagation::parse("tracecontext").unwrap());
+        assert_eq!(got.context, None);
+        assert!(got.arrived.is_empty());
+    }
+
+    #[test]
+    fn valid_single_b3_hides_multi() {
+        let h = headers(&[
+            ("b3", B3),
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+        ]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.arrived, set(&[Format::B3Single]));
+        assert_eq!(
+            got.context.unwrap().span_id,
+            SpanId::new(0xe457_b5a2_e4d8_6bd1).unwrap()
+        );
+    }
+
+    #[test]
+    fn malformed_single_b3_falls_back_to_multi() {
+        let h = headers(&[
+            ("b3", "not-b3"),
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-sampled", "1"),
+        ]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.malformed, set(&[Format::B3Single]));
+        assert_eq!(got.arrived, set(&[Format::B3Multi]));
+        let ctx = got.context.unwrap();
+        assert_eq!(
+            ctx.trace_id,
+            TraceId::new_64(0xa3ce_929d_0e0e_4736).unwrap()
+        );
+    }
+
+    #[test]
+    fn lower_precedence_formats_still_join_the_mirror_set() {
+        let h = headers(&[
+            ("uber-trace-id", "1:2:0:1"),
+            ("ot-tracer-traceid", "0000000000000003"),
+            ("ot-tracer-spanid", "0000000000000004"),
+        ]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.context.unwrap().span_id, SpanId::new(4).unwrap());
+        assert_eq!(got.arrived, set(&[Format::OtTrace, Format::Jaeger]));
+    }
+}
+
+mod malformed {
+    use super::*;
+
+    /// Each case: headers of one format, all invalid. The format must be reported malformed,
+    /// yield no context, and not count as arrived.
+    #[test]
+    fn every_format_reports_and_ignores_invalid_input() {
+        let cases: &[(Format, &[(&str, &str)])] = &[
+            (Format::B3Single, &[("b3", "a3ce929d0e0e4736")]),
+            (
+                Format::B3Single,
+                &[("b3", "0000000000000000-00f067aa0ba902b7-1")],
+            ),
+            (
+                Format::B3Single,
+                &[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-x")],
+            ),
+            (Format::B3Multi, &[("x-b3-traceid", "a3ce929d0e0e4736")]),
+            (
+                Format::B3Multi,
+                &[
+                    ("x-b3-traceid", "a3ce929d0e0e4736"),
+                    ("x-b3-spanid", "00f067aa0ba902b7"),
+                    ("x-b3-sampled", "yes"),
+                ],
+            ),
+            (
+                Format::TraceContext,
+                &[(
+                    "traceparent",
+                    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )],
+            ),
+            (
+                Format::TraceContext,
+                &[(
+                    "traceparent",
+                    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                )],
+            ),
+            (
+                Format::TraceContext,
+                &[("traceparent", "00-a3ce929d0e0e4736-00f067aa0ba902b7-01")],
+            ),
+            (Format::OtSpanContext, &[("x-ot-span-context", "%%%")]),
+            (Format::OtSpanContext, &[("x-ot-span-context", "AAAA")]),
+            (Format::OtTrace, &[("ot-tracer-spanid", "00f067aa0ba902b7")]),
+            (
+                Format::OtTrace,
+                &[
+                    ("ot-tracer-traceid", "a3ce929d0e0e4736"),
+                    ("ot-tracer-spanid", "00f067aa0ba902b7"),
+                    ("ot-tracer-sampled", "maybe"),
+                ],
+            ),
+            (Format::Jaeger, &[("uber-trace-id", "1:2:0")]),
+            (Format::Jaeger, &[("uber-trace-id", "0:2:0:1")]),
+        ];
+        for (format, pairs) in cases {
+            let got = extract(&headers(pairs), &Propagation::default());
+            assert_eq!(got.context, None, "{pairs:?}");
+            assert_eq!(got.malformed, set(&[*format]), "{pairs:?}");
+            assert!(got.arrived.is_empty(), "{pairs:?}");
+            let defaults = Propagation::default().inject_default();
+            assert_eq!(Propagation::default().inject_set(got.arrived), defaults);
+        }
+    }
+
+    #[test]
+    fn malformed_headers_are_not_forwarded() {
+        let h = headers(&[
+            ("traceparent", "garbage"),
+            ("x-request-id", "r1"),
+            ("end-user", "jason"),
+        ]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.malformed, set(&[Format::TraceContext]));
+        let mut out = forwarded_headers(&h);
+        strip_owned(&mut out);
+        assert!(out.get("traceparent").is_none());
+        assert_eq!(out["x-request-id"], "r1");
+        assert_eq!(out["end-user"], "jason");
+    }
+
+    #[test]
+    fn malformed_baggage_is_flagged() {
+        let got = extract(
+            &headers(&[("baggage", "no value")]),
+            &Propagation::default(),
+        );
+        assert!(got.baggage_malformed);
+        assert_eq!(got.baggage, None);
+    }
+}
+
+mod sampling {
+    use super::*;
+
+    #[test]
+    fn absent_b3_sampling_is_deferred_not_deny() {
+        let h = headers(&[
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+        ]);
+        let ctx = extract(&h, &Propagation::default()).context.unwrap();
+        assert_eq!(ctx.sampling, Sampling::Deferred);
+        let mut out = HeaderMap::new();
+        inject(
+            &ctx.child(|| 9),
+            set(&[Format::B3Multi, Format::B3Single]),
+            &mut out,
+        );
+        assert!(out.get("x-b3-sampled").is_none());
+        assert_eq!(
+            out["b3"], "a3ce929d0e0e4736-0000000000000009",
+            "no sampling field, so no parent either"
+        );
+    }
+
+    #[test]
+    fn debug_stays_debug_across_a_hop() {
+        let h = headers(&[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-d")]);
+        let got = extract(&h, &Propagation::default());
+        let client = got.context.unwrap().child(|| 9);
+        let mut out = HeaderMap::new();
+        inject(&client, set(&[Format::B3Single, Format::B3Multi]), &mut out);
+        assert_eq!(
+            out["b3"],
+            "a3ce929d0e0e4736-0000000000000009-d-00f067aa0ba902b7"
+        );
+        assert_eq!(out["x-b3-flags"], "1");
+        assert!(out.get("x-b3-sampled").is_none());
+    }
+
+    #[test]
+    fn a_decision_without_ids_is_reported_and_mirrored() {
+        let got = extract(&headers(&[("b3", "0")]), &Propagation::default());
+        assert_eq!(got.context, None);
+        assert_eq!(got.decision, Some(Sampling::NotSampled));
+        assert_eq!(got.arrived, set(&[Format::B3Single]));
+        // The new root honours it and writes a full b3 header with real ids.
+        let root = TraceContext::new(
+            TraceId::new(5).unwrap(),
+            SpanId::new(6).unwrap(),
+            got.decision.unwrap(),
+        );
+        let mut out = HeaderMap::new();
+        let p = Propagation::default();
+        inject(&root, p.inject_set(got.arrived), &mut out);
+        assert_eq!(
+            out["b3"],
+            "00000000000000000000000000000005-0000000000000006-0"
+        );
+        assert!(out.get("x-b3-traceid").is_none());
+    }
+
+    #[test]
+    fn nothing_arrived_never_writes_deny() {
+        let got = extract(&HeaderMap::new(), &Propagation::default());
+        assert_eq!(got, Default::default());
+        // A new root whose sampler said yes, and one whose decision is still open.
+        for (sampling, expected) in [(Sampling::Sampled, Some("1")), (Sampling::Deferred, None)] {
+            let root =
+                TraceContext::new(TraceId::new(5).unwrap(), SpanId::new(6).unwrap(), sampling);
+            let mut out = HeaderMap::new();
+            inject(
+                &root,
+                Propagation::default().inject_set(got.arrived),
+                &mut out,
+            );
+            assert!(out.get("b3").is_none());
+            assert_eq!(
+                out.get("x-b3-sampled").map(|v| v.to_str().unwrap()),
+                expected
+            );
+            assert!(out.get("traceparent").is_some());
+        }
+    }
+}
+
+mod hop {
+    use super::*;
+
+    /// One participating hop: read the caller's context, make a server and a client span,
+    /// strip stale headers and write the client span's context in the formats that arrived.
+    fn hop(incoming: &HeaderMap) -> HeaderMap {
+        let p = Propagation::default();
+        let got = extract(incoming, &p);
+        let server = got
+            .context
+            .expect("the hop test sends a valid context")
+            .child(|| 0x1111_1111_1111_1111);
+        let client = server.child(|| 0x2222_2222_2222_2222);
+        let mut out = forwarded_headers(incoming);
+        strip_owned(&mut out);
+        inject(&client, p.inject_set(got.arrived), &mut out);
+        out
+    }
+
+    #[test]
+    fn b3_multi_from_an_envoy_sidecar_keeps_width_and_drops_stale_formats() {
+        let incoming = headers(&[
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-parentspanid", "05e3ac9a4f6e3b90"),
+            ("x-b3-sampled", "1"),
+            ("traceparent", "00-4bf92f3577b34da6-00f067aa0ba902b7-01"),
+            ("x-datadog-trace-id", "1234567890123456789"),
+            ("sw8", "1-abc-def-0-a-b-c-d"),
+            (
+                "x-amzn-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793",
+            ),
+            ("uberctx-user", "jason"),
+            ("ot-baggage-user", "jason"),
+            ("baggage", "userId=alice"),
+            ("x-request-id", "3a7c1b6e-1f2d-9a4b-8c3d-2e1f0a9b8c7d"),
+        ]);
+        let out = hop(&incoming);
+        assert_eq!(out["x-b3-traceid"], "a3ce929d0e0e4736");
+        assert_eq!(out["x-b3-spanid"], "2222222222222222");
+        assert_eq!(out["x-b3-parentspanid"], "1111111111111111");
+        assert_eq!(out["x-b3-sampled"], "1");
+        assert!(
+            out.get("traceparent").is_none(),
+            "malformed, so not mirrored"
+        );
+        assert!(out.get("b3").is_none());
+        for verbatim in [
+            "x-datadog-trace-id",
+            "sw8",
+            "x-amzn-trace-id",
+            "uberctx-user",
+            "ot-baggage-user",
+            "baggage",
+            "x-request-id",
+        ] {
+            assert_eq!(out[verbatim], incoming[verbatim], "{verbatim}");
+        }
+    }
+
+    #[test]
+    fn x_ot_span_context_is_re_encoded_with_the_new_span() {
+        // tracing.md A.3: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled, user=jason.
+        let incoming = headers(&[(
+            "x-ot-span-context",
+            "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==",
+        )]);
+        let out = hop(&incoming);
+        let got = extract(&out, &Propagation::default());
+        let ctx = got.context.unwrap();
+        assert_eq!(
+            ctx.trace_id,
+            TraceId::new_64(0xa3ce_929d_0e0e_4736).unwrap()
+        );
+        assert_eq!(ctx.span_id, SpanId::new(0x2222_2222_2222_2222).unwrap());
+        assert_eq!(ctx.sampling, Sampling::Sampled);
+        assert_eq!(ctx.baggage.get("user").map(String::as_str), Some("jason"));
+        assert_eq!(got.arrived, set(&[Format::OtSpanContext]));
+    }
+
+    #[test]
+    fn traceparent_and_tracestate_are_regenerated() {
+        let incoming = headers(&[
+            ("traceparent", TRACEPARENT),
+            ("tracestate", "congo=t61rcWkgMzE"),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ]);
+        let out = hop(&incoming);
+        assert_eq!(
+            out["traceparent"],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-2222222222222222-01"
+        );
+        let states: Vec<_> = out.get_all("tracestate").iter().collect();
+        assert_eq!(states, ["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"]);
+        assert!(out.get("x-b3-traceid").is_none());
+    }
+
+    #[test]
+    fn uber_trace_id_keeps_its_width_and_writes_a_zero_parent() {
+        let out = hop(&headers(&[(
+            "uber-trace-id",
+            "a3ce929d0e0e4736:f067aa0ba902b7:0:1",
+        )]));
+        assert_eq!(
+            out["uber-trace-id"],
+            "a3ce929d0e0e4736:2222222222222222:0:1"
+        );
+    }
+
+    #[test]
+    fn ot_tracer_headers_are_regenerated() {
+        let out = hop(&headers(&[
+            ("ot-tracer-traceid", "a3ce929d0e0e4736"),
+            ("ot-tracer-spanid", "00f067aa0ba902b7"),
+            ("ot-tracer-sampled", "false"),
+        ]));
+        assert_eq!(out["ot-tracer-traceid"], "a3ce929d0e0e4736");
+        assert_eq!(out["ot-tracer-spanid"], "2222222222222222");
+        assert_eq!(out["ot-tracer-sampled"], "false");
+    }
+}
+
+#[test]
+fn strip_owned_removes_exactly_the_owned_trace_headers() {
+    let owned = [
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-parentspanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "traceparent",
+        "tracestate",
+        "x-ot-span-context",
+        "ot-tracer-traceid",
+        "ot-tracer-spanid",
+        "ot-tracer-sampled",
+        "uber-trace-id",
+    ];
+    let kept = [
+        "x-datadog-trace-id",
+        "x-datadog-parent-id",
+        "x-datadog-sampling-priority",
+        "x-datadog-tags",
+        "sw8",
+        "sw8-correlation",
+        "sw8-x",
+        "x-cloud-trace-context",
+        "grpc-trace-bin",
+        "x-amzn-trace-id",
+        "baggage",
+        "ot-baggage-user",
+        "uberctx-user",
+        "x-request-id",
+    ];
+    let mut h = HeaderMap::new();
+    for name in owned.iter().chain(&kept) {
+        h.append(HeaderName::from_static(name), HeaderValue::from_static("v"));
+    }
+    h.append("tracestate", HeaderValue::from_static("second"));
+    strip_owned(&mut h);
+    let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+    left.sort_unstable();
+    let mut expected = kept.to_vec();
+    expected.sort_unstable();
+    assert_eq!(left, expected);
+    assert!(owned.iter().all(|n| is_owned(n)));
+    assert!(!kept.iter().any(|n| is_owned(n)));
+}
+
+#[test]
+fn baggage_is_extracted_only_when_enabled() {
+    let h = headers(&[
+        ("baggage", "userId=alice"),
+        ("baggage", "isProduction=false;prop"),
+    ]);
+    let got = extract(&h, &Propagation::default());
+    let baggage = got.baggage.unwrap();
+    assert_eq!(baggage.get("userId"), Some("alice"));
+    assert_eq!(
+        baggage.header_value().as_deref(),
+        Some("userId=alice,isProduction=false;prop")
+    );
+    let got = extract(&h, &Propagation::parse("tracecontext").unwrap());
+    assert_eq!(got.baggage, None);
+    assert!(!got.baggage_malformed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property tests: extract(inject(ctx)) == ctx for every format's representable contexts.
+
+fn trace_id(short: bool) -> impl Strategy<Value = TraceId> {
+    if short {
+        (1u64..)
+            .prop_map(|v| TraceId::new_64(v).expect("non-zero"))
+            .boxed()
+    } else {
+        (1u128..)
+            .prop_map(|v| TraceId::new(v).expect("non-zero"))
+            .boxed()
+    }
+}
+
+fn any_trace_id() -> impl Strategy<Value = TraceId> {
+    prop_oneof![trace_id(true), trace_id(false)]
+}
+
+fn span_id() -> impl Strategy<Value = SpanId> {
+    (1u64..).prop_map(|v| SpanId::new(v).expect("non-zero"))
+}
+
+fn sampling(choices: &'static [Sampling]) -> impl Strategy<Value = Sampling> {
+    proptest::sample::select(choices)
+}
+
+const ALL_SAMPLING: &[Sampling] = &[
+    Sampling::Sampled,
+    Sampling::NotSampled,
+    Sampling::Deferred,
+    Sampling::Debug,
+];
+
+fn trace_state() -> impl Strategy<Value = TraceState> {
+    proptest::collection::btree_map(
+        "[a-z][a-z0-9_*/-]{0,8}(@[a-z][a-z0-9]{0,5})?",
+        "[!-+--<>-~]([ -+--<>-~]{0,10}[!-+--<>-~])?",
+        0..6,
+    )
+    .prop_map(|members| TraceState::from_members(members).expect("generated members are valid"))
+}
+
+fn context(
+    trace: impl Strategy<Value = TraceId>,
+    sampling: impl Strategy<Value = Sampling>,
+    parent: impl Strategy<Value = Option<SpanId>>,
+) -> impl Strategy<Value = TraceContext> {
+    (trace, span_id(), sampling, parent).prop_map(|(t, s, sampling, parent)| {
+        let mut ctx = TraceContext::new(t, s, sampling);
+        ctx.parent_span_id = parent;
+        ctx
+    })
+}
+
+fn round_trip(ctx: &TraceContext, format: Format) -> Option<TraceContext> {
+    let mut h = HeaderMap::new();
+    inject(ctx, set(&[format]), &mut h);
+    let got = extract(
+        &h,
+        &Propagation::parse(format.name()).expect("format names parse"),
+    );
+    assert_eq!(got.arrived, set(&[format]));
+    assert!(got.malformed.is_empty());
+    got.context
+}
+
+proptest! {
+    #[test]
+    fn b3_single_round_trips(
+        ctx in context(any_trace_id(), sampling(ALL_SAMPLING), proptest::option::of(span_id()))
+    ) {
+        // The grammar has no room for a parent without a sampling field.
+        let mut ctx = ctx;
+        if ctx.sampling == Sampling::Deferred {
+            ctx.parent_span_id = None;
+        }
+        prop_assert_eq!(round_trip(&ctx, Format::B3Single), Some(ctx));
+    }
+
+    #[test]
+    fn b3_multi_round_trips(
+        ctx in context(any_trace_id(), sampling(ALL_SAMPLING), proptest::option::of(span_id()))
+    ) {
+        prop_assert_eq!(round_trip(&ctx, Format::B3Multi), Some(ctx));
+    }
+
+    #[test]
+    fn trace_context_round_trips(
+        ctx in context(
+            trace_id(false),
+            sampling(&[Sampling::Sampled, Sampling::NotSampled]),
+            Just(None),
+        ),
+        state in trace_state(),
+    ) {
+        let mut ctx = ctx;
+        ctx.trace_state = state;
+        prop_assert_eq!(round_trip(&ctx, Format::TraceContext), Some(ctx));
+    }
+
+    #[test]
+    fn x_ot_span_context_round_trips(
+        ctx in context(
+            trace_id(true),
+            sampling(&[Sampling::Sampled, Sampling::NotSampled]),
+            Just(None),
+        ),
+        baggage in proptest::collection::btree_map("[a-z0-9_-]{0,10}", "\\PC{0,12}", 0..5),
+    ) {
+        let mut ctx = ctx;
+        ctx.baggage = baggage;
+        prop_assert_eq!(round_trip(&ctx, Format::OtSpanContext), Some(ctx));
+    }
+
+    #[test]
+    fn ot_tracer_round_trips(
+        ctx in context(
+            trace_id(true),
+            sampling(&[Sampling::Sampled, Sampling::NotSampled, Sampling::Deferred]),
+            Just(None),
+        )
+    ) {
+        prop_assert_eq!(round_trip(&ctx, Format::OtTrace), Some(ctx));
+    }
+
+    #[test]
+    fn jaeger_round_trips(
+        ctx in context(
+            any_trace_id(),
+            sampling(&[Sampling::Sampled, Sampling::NotSampled, Sampling::Debug]),
+            Just(None),
+        )
+    ) {
+        prop_assert_eq!(round_trip(&ctx, Format::Jaeger), Some(ctx));
+    }
+
+    /// Arbitrary header values never panic, and a format is never both valid and malformed.
+    #[test]
+    fn arbitrary_values_are_either_valid_or_malformed(
+        name in proptest::sample::select(&[
+            "b3", "x-b3-traceid", "x-b3-sampled", "traceparent", "x-ot-span-context",
+            "ot-tracer-traceid", "uber-trace-id", "baggage",
+        ][..]),
+        value in "[ -~]{0,80}",
+    ) {
+        let h = headers(&[(name, &value)]);
+        let got = extract(&h, &Propagation::default());
+        for format in Format::ALL {
+            prop_assert!(!(got.arrived.contains(format) && got.malformed.contains(format)));
+        }
+        prop_assert!(got.context.is_none() || !got.arrived.is_empty());
+    }
+
+    /// After stripping and injecting every format, each format reads back the same ids.
+    #[test]
+    fn all_formats_agree_after_inject(ctx in context(trace_id(true), sampling(&[Sampling::Sampled]), Just(None))) {
+        let mut h = headers(&[("b3", "stale"), ("x-b3-flags", "1")]);
+        strip_owned(&mut h);
+        inject(&ctx, Format::ALL.into_iter().collect(), &mut h);
+        for format in Format::ALL {
+            let got = extract(&h, &Propagation::parse(format.name()).unwrap());
+            let read = got.context.unwrap();
+            prop_assert_eq!(read.trace_id.value(), ctx.trace_id.value());
+            prop_assert_eq!(read.span_id, ctx.span_id);
+            prop_assert_eq!(read.sampling, Sampling::Sampled);
+        }
+    }
+}

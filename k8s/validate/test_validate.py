@@ -1,0 +1,270 @@
+"""The manifest validator: the real tree passes, and each kind of mistake a reviewer would catch
+is caught. Every negative case copies k8s/ to a temporary folder, breaks one thing, and expects
+a problem under the matching rule (and only problems the break explains).
+
+Run from the repository root:  python3 -m pytest -q k8s/validate
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import validate as v  # noqa: E402
+
+SCHEMAS = v.default_schemas_dir()
+
+
+@pytest.fixture(scope="module")
+def crd_schemas():
+    return v.load_crd_schemas(SCHEMAS)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A private copy of k8s/ to break."""
+    dst = tmp_path / "k8s"
+    shutil.copytree(v.K8S, dst, ignore=shutil.ignore_patterns("validate", "__pycache__"))
+    return dst
+
+
+def edit(tree: Path, rel: str, change) -> None:
+    """Apply `change(docs)` to every document of one file and write it back."""
+    path = tree / rel
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    change(docs)
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+def find(docs, kind, name):
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def container(doc):
+    return doc["spec"]["template"]["spec"]["containers"][0]
+
+
+def rules(report) -> set[str]:
+    return {p.rule for p in report.problems}
+
+
+def check(tree: Path, build: bool = False):
+    return v.validate(tree, SCHEMAS, v.REPO, build=build)
+
+
+def test_the_real_tree_passes_every_rule_and_builds():
+    report = v.validate(v.K8S, SCHEMAS, v.REPO, build=True)
+    assert report.problems == []
+    # Every manifest object and every kustomize build went through a schema.
+    assert report.checked > 150
+
+
+def test_variables_are_read_from_the_configuration_code():
+    read = v.env_vars_by_service(v.REPO)
+    # From the spec's environment tables (1.1.2, 1.2.2, 1.3.1, 1.4.5).
+    assert {"DETAILS_HOSTNAME", "REVIEWS_SERVICE_PORT", "FLOOD_FACTOR"} <= read["productpage"]
+    assert {"ENABLE_EXTERNAL_BOOK_SERVICE", "DO_NOT_ENCRYPT"} <= read["details"]
+    assert {"ENABLE_RATINGS", "STAR_COLOR", "CLUSTER_NAME"} <= read["reviews"]
+    assert {"SERVICE_VERSION", "DB_TYPE", "MYSQL_DB_HOST", "MONGO_DB_URL"} <= read["ratings"]
+    # Upstream sets these but no BookInfo service reads them.
+    for names in read.values():
+        assert "LOG_DIR" not in names
+    assert "SERVICE_VERSION" not in read["reviews"]
+
+
+def test_crd_conversion_rejects_unknown_fields_and_wrong_types(crd_schemas):
+    schema = crd_schemas[("networking.istio.io", "v1", "VirtualService")]
+    good = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "r"}, "spec": {"hosts": ["reviews"]}}
+    assert not list(v.jsonschema.Draft7Validator(schema).iter_errors(good))
+    bad = {**good, "spec": {"hosts": ["reviews"], "htp": []}}
+    assert list(v.jsonschema.Draft7Validator(schema).iter_errors(bad))
+
+
+def test_unknown_field_in_a_virtual_service_fails(tree):
+    edit(tree, "networking/virtual-service-reviews-v3.yaml",
+         lambda docs: docs[0]["spec"]["http"][0].update({"retry": {"attempts": 3}}))
+    report = check(tree)
+    assert rules(report) == {"schema"}
+    assert any("retry" in p.message for p in report.problems)
+
+
+def test_wrong_type_in_a_virtual_service_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["http"][0]["route"][0]["weight"] = "eighty"
+    edit(tree, "networking/virtual-service-reviews-80-20.yaml", change)
+    assert rules(check(tree)) == {"schema"}
+
+
+def test_unknown_field_in_a_core_object_fails(tree):
+    edit(tree, "platform/kube/productpage-nodeport.yaml",
+         lambda docs: docs[0]["spec"].update({"nodePorts": [30080]}))
+    assert rules(check(tree)) == {"schema"}
+
+
+def test_unknown_field_in_an_http_route_fails(tree):
+    edit(tree, "gateway-api/route-reviews-v3.yaml",
+         lambda docs: docs[0]["spec"]["rules"][0].update({"backends": []}))
+    assert rules(check(tree)) == {"schema"}
+
+
+def test_dangling_virtual_service_host_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["hosts"] = ["review"]
+        docs[0]["spec"]["http"][0]["route"][0]["destination"]["host"] = "review"
+    edit(tree, "networking/virtual-service-reviews-v3.yaml", change)
+    report = check(tree)
+    assert "dangling-host" in rules(report)
+    assert rules(report) <= {"dangling-host", "subset"}
+
+
+def test_dangling_backend_ref_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["rules"][0]["backendRefs"][0]["name"] = "reviews-v4"
+    edit(tree, "gateway-api/route-reviews-v3.yaml", change)
+    assert rules(check(tree)) == {"dangling-host"}
+
+
+def test_subset_without_matching_pods_fails(tree):
+    edit(tree, "networking/destination-rule-reviews.yaml",
+         lambda docs: docs[0]["spec"]["subsets"].append({"name": "v4", "labels": {"version": "v4"}}))
+    report = check(tree)
+    assert rules(report) == {"subset"}
+    assert any("'v4'" in p.message for p in report.problems)
+
+
+def test_route_to_undefined_subset_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["http"][0]["route"][0]["destination"]["subset"] = "v9"
+    edit(tree, "networking/virtual-service-reviews-v3.yaml", change)
+    assert rules(check(tree)) == {"subset"}
+
+
+def test_missing_service_account_fails(tree):
+    edit(tree, "platform/kube/bookinfo-reviews-v2.yaml",
+         lambda docs: docs[0]["spec"]["template"]["spec"].update(
+             {"serviceAccountName": "bookinfo-reviewz"}))
+    assert rules(check(tree)) == {"service-account"}
+
+
+def test_service_account_removed_from_bookinfo_yaml_fails(tree):
+    edit(tree, "platform/kube/bookinfo.yaml",
+         lambda docs: docs.remove(find(docs, "ServiceAccount", "bookinfo-ratings")))
+    report = check(tree)
+    assert "service-account" in rules(report)
+    # bookinfo-psa.yaml no longer matches bookinfo.yaml either.
+    assert rules(report) <= {"service-account", "variant"}
+
+
+def test_container_port_not_matching_service_target_port_fails(tree):
+    def change(docs):
+        container(find(docs, "Deployment", "details-v1"))["ports"][0]["name"] = "web"
+    edit(tree, "platform/kube/bookinfo-details.yaml", change)
+    report = check(tree)
+    assert "port" in rules(report)
+    assert any("details-v1" in p.message for p in report.problems)
+
+
+def test_route_to_a_port_the_service_lacks_fails(tree):
+    def change(docs):
+        docs[1]["spec"]["http"][0]["route"][0]["destination"]["port"]["number"] = 9081
+    edit(tree, "networking/bookinfo-gateway.yaml", change)
+    assert rules(check(tree)) == {"port"}
+
+
+def test_wrong_image_tag_fails(tree):
+    def change(docs):
+        container(docs[0])["image"] = "ghcr.io/bookinfo-rs/bookinfo-reviews:0.0.9"
+    edit(tree, "platform/kube/bookinfo-reviews-v2.yaml", change)
+    assert rules(check(tree)) == {"image"}
+
+
+def test_image_of_another_service_fails(tree):
+    def change(docs):
+        container(docs[0])["image"] = "ghcr.io/bookinfo-rs/bookinfo-ratings:0.1.0"
+    edit(tree, "platform/kube/bookinfo-reviews-v2.yaml", change)
+    report = check(tree)
+    # ratings does not read reviews' ENABLE_RATINGS either, so the env rule fires too.
+    assert "image" in rules(report)
+    assert rules(report) <= {"image", "env"}
+
+
+def test_env_var_the_code_does_not_read_fails(tree):
+    def change(docs):
+        container(find(docs, "Deployment", "reviews-v3"))["env"].append(
+            {"name": "LOG_DIR", "value": "/tmp/logs"})
+    edit(tree, "platform/kube/bookinfo-dualstack.yaml", change)
+    report = check(tree)
+    assert "env" in rules(report)
+    assert any("LOG_DIR" in p.message for p in report.problems)
+
+
+def test_env_var_of_another_service_fails(tree):
+    def change(docs):
+        container(docs[0])["env"].append({"name": "STAR_COLOR", "value": "red"})
+    edit(tree, "platform/kube/bookinfo-details-v2.yaml", change)
+    assert rules(check(tree)) == {"env"}
+
+
+def test_missing_probe_and_privileged_container_fail(tree):
+    def change(docs):
+        c = container(find(docs, "Deployment", "ratings-v2"))
+        del c["livenessProbe"]
+        c["securityContext"]["allowPrivilegeEscalation"] = True
+    edit(tree, "platform/kube/bookinfo-ratings-v2.yaml", change)
+    assert rules(check(tree)) == {"probes", "security-context"}
+
+
+def test_variant_file_drifting_from_bookinfo_yaml_fails(tree):
+    def change(docs):
+        container(find(docs, "Deployment", "reviews-v3"))["env"][1]["value"] = "blue"
+    edit(tree, "platform/kube/bookinfo-psa.yaml", change)
+    assert rules(check(tree)) == {"variant"}
+
+
+def test_init_data_differing_from_the_ratings_crate_fails(tree):
+    def change(docs):
+        cm = find(docs, "ConfigMap", "mysqldb-init")
+        cm["data"]["mysqldb-init.sql"] += "INSERT INTO ratings (ReviewID, Rating) VALUES (3, 1);\n"
+    edit(tree, "platform/kube/bookinfo-mysql.yaml", change)
+    assert rules(check(tree)) == {"init-data"}
+
+
+def test_telemetry_naming_an_undeclared_provider_fails(tree):
+    edit(tree, "observability/telemetry-otel.yaml",
+         lambda docs: docs[0]["spec"]["tracing"][0]["providers"][0].update({"name": "jaeger"}))
+    assert rules(check(tree)) == {"tracing"}
+
+
+def test_overlay_exporting_to_another_backend_fails(tree):
+    path = tree / "observability/zipkin/tracing-env.yaml"
+    path.write_text(path.read_text().replace("zipkin.istio-system", "zipkin.monitoring"))
+    assert rules(check(tree)) == {"tracing"}
+
+
+def test_broken_kustomize_overlay_fails(tree):
+    path = tree / "observability/otel/kustomization.yaml"
+    path.write_text(path.read_text().replace("../../platform/kube", "../../platform/kub"))
+    assert rules(check(tree, build=True)) == {"kustomize"}
+
+
+def test_overlay_setting_an_unread_variable_fails(tree):
+    path = tree / "observability/otel/tracing-env.yaml"
+    path.write_text(path.read_text().replace("OTEL_PROPAGATORS", "PROPAGATORS"))
+    report = check(tree, build=True)
+    assert rules(report) == {"env"}
+    assert all("(built)" in p.file for p in report.problems)
+
+
+def test_validator_cli_exit_codes(tree, capsys):
+    assert v.main(["--k8s", str(tree), "--no-build"]) == 0
+    edit(tree, "networking/virtual-service-reviews-v3.yaml",
+         lambda docs: docs[0]["spec"].update({"hostz": []}))
+    assert v.main(["--k8s", str(tree), "--no-build"]) == 1
+    assert "hostz" in capsys.readouterr().out

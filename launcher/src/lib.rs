@@ -260,11 +260,11 @@ impl Stack {
                     errors,
                 }
             })?;
-        let state = ratings::AppState::new(config).map_err(|e| StackError::State {
-            service: "ratings",
-            message: e.to_string(),
-        })?;
-        tasks.spawn(ratings::run(ratings_l, state, shutdown()));
+        tasks.spawn(ratings::run(
+            ratings_l,
+            ratings::AppState::new(config),
+            shutdown(),
+        ));
 
         // reviews, one per version
         for (version, listener) in reviews_ls {

@@ -1,0 +1,72 @@
+//! Every error the ratings service answers with, and how each becomes a response.
+//!
+//! Bodies are upstream's exact texts. Server-side failures are logged once here, with their
+//! cause, while the client gets only the fixed message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bookinfo_core::server::json_error;
+
+/// Why a ratings request failed.
+#[derive(Debug)]
+pub enum RatingsError {
+    /// The last URL segment is not a number.
+    BadProductId,
+    /// A POST body that is not JSON.
+    BadRatingsJson,
+    /// POST while ratings come from a database (`v2`).
+    PostNotImplemented,
+    /// A fault mode said no.
+    Unavailable,
+    /// The database could not be reached (connect, authentication, server selection).
+    DatabaseUnreachable { cause: String },
+    /// MySQL accepted the connection but the `SELECT` failed.
+    SelectFailed { cause: String },
+    /// MongoDB accepted the connection but reading the collection failed.
+    LoadFailed { cause: String },
+}
+
+impl RatingsError {
+    fn status_and_message(&self) -> (StatusCode, &'static str) {
+        match self {
+            RatingsError::BadProductId => {
+                (StatusCode::BAD_REQUEST, "please provide numeric product ID")
+            }
+            RatingsError::BadRatingsJson => {
+                (StatusCode::BAD_REQUEST, "please provide valid ratings JSON")
+            }
+            RatingsError::PostNotImplemented => (
+                StatusCode::NOT_IMPLEMENTED,
+                "Post not implemented for database backed ratings",
+            ),
+            RatingsError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+            RatingsError::DatabaseUnreachable { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not connect to ratings database",
+            ),
+            RatingsError::SelectFailed { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not perform select",
+            ),
+            RatingsError::LoadFailed { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not load ratings from database",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for RatingsError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_message();
+        match &self {
+            RatingsError::DatabaseUnreachable { cause }
+            | RatingsError::SelectFailed { cause }
+            | RatingsError::LoadFailed { cause } => {
+                tracing::error!(%cause, "{message}");
+            }
+            _ => {}
+        }
+        json_error(status, message)
+    }
+}

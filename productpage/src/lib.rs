@@ -1,1 +1,148 @@
 //! BookInfo productpage: the web front end that calls details and reviews.
+//!
+//! * [`config`]: the environment variables, parsed once.
+//! * [`backend`]: the calls to details, reviews and ratings with upstream's retry, timeout and
+//!   status rules, and the `request_result` counter.
+//! * [`pages`]: the index and product pages (askama templates under `templates/`).
+//! * [`api`]: the JSON routes under `/api/v1`.
+//! * [`session`]: sign in/out with a signed `session` cookie.
+//! * [`assets`]: the stylesheet and avatar embedded in the binary.
+
+pub mod api;
+pub mod assets;
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod pages;
+pub mod product;
+pub mod pyjson;
+pub mod session;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::Key;
+use bookinfo_core::headers::END_USER;
+use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::trace::Tracing;
+use bookinfo_core::{Forwarded, Metrics};
+use tokio::net::TcpListener;
+
+pub use backend::Backends;
+pub use config::Config;
+pub use error::Error;
+
+/// Largest `Cookie` header accepted. Browsers cap a cookie at 4 KiB; more than twice that is not
+/// a browser, and it would otherwise be copied onto every backend call.
+pub const MAX_COOKIE_HEADER: usize = 8 * 1024;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: std::sync::Arc<Config>,
+    pub metrics: Metrics,
+    pub backends: Backends,
+    pub tracing: Tracing,
+    key: Key,
+}
+
+impl AppState {
+    /// Build the state once: metrics, span export, the pooled backend client and the cookie
+    /// key. Call it inside the Tokio runtime (span export may start background work).
+    pub fn new(config: Config) -> AppState {
+        let metrics = Metrics::new("productpage");
+        let backends = Backends::new(&config, &metrics);
+        let key = session::key(&config.session_secret);
+        AppState {
+            tracing: Tracing::start(&config.tracing),
+            config: std::sync::Arc::new(config),
+            metrics,
+            backends,
+            key,
+        }
+    }
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.key.clone()
+    }
+}
+
+/// Every route of productpage, hardened with the shared middleware.
+pub fn app(state: AppState) -> Router {
+    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let router = Router::new()
+        .route("/", get(pages::index))
+        .route("/index.html", get(pages::index))
+        .route("/health", get(health))
+        .route("/login", post(session::login))
+        .route("/logout", get(session::logout))
+        .route("/productpage", get(pages::product_page))
+        .route("/api/v1/products", get(api::products))
+        .route("/api/v1/products/{id}", get(api::product))
+        .route("/api/v1/products/{id}/reviews", get(api::reviews))
+        .route("/api/v1/products/{id}/ratings", get(api::ratings))
+        .route("/metrics", get(metrics_handler))
+        .route("/static/css/bookinfo.css", get(assets::stylesheet))
+        .route("/static/tailwind/tailwind.css", get(assets::stylesheet))
+        .route("/static/img/izzy.png", get(assets::avatar))
+        .route_layer(middleware::from_fn(limit_cookie))
+        .with_state(state);
+    harden_traced(router, metrics, tracing)
+}
+
+/// Serve productpage on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tracing = state.tracing.clone();
+    serve_and_flush(listener, app(state), shutdown, tracing).await
+}
+
+/// What every backend call made while serving a request carries: the shared forwarding list
+/// (and the request's trace), minus any incoming `end-user` (a client must not pick its own
+/// identity), plus `end-user` from the session.
+pub fn outbound(mut forward: Forwarded, user: Option<&str>) -> Forwarded {
+    forward.headers.remove(END_USER);
+    if let Some(value) = user.and_then(|u| HeaderValue::from_bytes(u.as_bytes()).ok()) {
+        forward.headers.insert(END_USER, value);
+    }
+    forward
+}
+
+async fn health() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        "Product page is healthy",
+    )
+        .into_response()
+}
+
+async fn metrics_handler(State(state): State<AppState>) -> Response {
+    state.metrics.response()
+}
+
+/// Reject oversized `Cookie` headers before anything parses them.
+async fn limit_cookie(req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|v| v.len())
+        .sum();
+    if size > MAX_COOKIE_HEADER {
+        return Error::CookieTooLarge.into_response();
+    }
+    next.run(req).await
+}

@@ -1,6 +1,8 @@
 //! The whole BookInfo, four real services on loopback port 0, checked end to end through
 //! productpage as a user (or istio.io's task scripts) would see it.
 
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +56,11 @@ async fn v1_page_has_reviews_without_stars() {
     assert!(html.contains("Book Details") && html.contains("PublisherA"));
     assert!(html.contains("Book Reviews") && html.contains("Reviewer1"));
     assert!(html.contains("An extremely entertaining play by Shakespeare."));
-    assert_eq!(html.matches("reviews-v1-local").count(), 2, "pod name once per review");
+    assert_eq!(
+        html.matches("reviews-v1-local").count(),
+        2,
+        "pod name once per review"
+    );
     assert!(!html.contains("glyphicon"), "v1 shows no stars");
     stack.stop().await.unwrap();
 }
@@ -95,7 +101,11 @@ async fn all_versions_rotate_like_a_mesh() {
         seen.push(version);
     }
     seen.sort_unstable();
-    assert_eq!(seen, ["v1", "v2", "v3"], "three refreshes hit three versions");
+    assert_eq!(
+        seen,
+        ["v1", "v2", "v3"],
+        "three refreshes hit three versions"
+    );
     stack.stop().await.unwrap();
 }
 
@@ -107,13 +117,11 @@ async fn signed_in_user_reaches_ratings_as_end_user() {
         r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#,
     ))
     .await;
-    let stack = start(
-        StackOptions::ephemeral(ReviewsChoice::V2).with_env(
-            Service::Reviews,
-            "RATINGS_SERVICE_PORT",
-            &ratings.port(),
-        ),
-    )
+    let stack = start(StackOptions::ephemeral(ReviewsChoice::V2).with_env(
+        Service::Reviews,
+        "RATINGS_SERVICE_PORT",
+        &ratings.port(),
+    ))
     .await;
     let c = client();
 
@@ -150,13 +158,11 @@ async fn signed_in_user_reaches_ratings_as_end_user() {
 #[tokio::test]
 async fn an_incoming_end_user_header_is_not_trusted() {
     let ratings = FakeServer::always(Reply::json(r#"{"id":0,"ratings":{"Reviewer1":1}}"#)).await;
-    let stack = start(
-        StackOptions::ephemeral(ReviewsChoice::V2).with_env(
-            Service::Reviews,
-            "RATINGS_SERVICE_PORT",
-            &ratings.port(),
-        ),
-    )
+    let stack = start(StackOptions::ephemeral(ReviewsChoice::V2).with_env(
+        Service::Reviews,
+        "RATINGS_SERVICE_PORT",
+        &ratings.port(),
+    ))
     .await;
     let resp = client()
         .get(format!("http://{}/productpage", stack.productpage))
@@ -172,13 +178,11 @@ async fn an_incoming_end_user_header_is_not_trusted() {
 #[tokio::test]
 async fn details_down_shows_details_error_and_still_the_reviews() {
     let port = dead_port().await;
-    let stack = start(
-        StackOptions::ephemeral(ReviewsChoice::V2).with_env(
-            Service::Productpage,
-            "DETAILS_SERVICE_PORT",
-            &port,
-        ),
-    )
+    let stack = start(StackOptions::ephemeral(ReviewsChoice::V2).with_env(
+        Service::Productpage,
+        "DETAILS_SERVICE_PORT",
+        &port,
+    ))
     .await;
     let html = page(&client(), &stack).await;
     assert!(html.contains("Error fetching product details"));
@@ -192,13 +196,11 @@ async fn details_down_shows_details_error_and_still_the_reviews() {
 #[tokio::test]
 async fn hanging_reviews_give_the_reviews_error_after_two_timeouts() {
     let reviews = FakeServer::always(Reply::hang()).await;
-    let stack = start(
-        StackOptions::ephemeral(ReviewsChoice::V1).with_env(
-            Service::Productpage,
-            "REVIEWS_SERVICE_PORT",
-            &reviews.port(),
-        ),
-    )
+    let stack = start(StackOptions::ephemeral(ReviewsChoice::V1).with_env(
+        Service::Productpage,
+        "REVIEWS_SERVICE_PORT",
+        &reviews.port(),
+    ))
     .await;
     let started = Instant::now();
     let html = page(&client(), &stack).await;
@@ -224,9 +226,16 @@ async fn faulty_ratings_give_per_review_rating_errors() {
     )
     .await;
     let html = page(&client(), &stack).await;
-    assert_eq!(html.matches(RATINGS_ERROR).count(), 2, "one error per review");
+    assert_eq!(
+        html.matches(RATINGS_ERROR).count(),
+        2,
+        "one error per review"
+    );
     assert!(!html.contains(FILLED_STAR));
-    assert!(html.contains("Book Reviews"), "the reviews themselves are still shown");
+    assert!(
+        html.contains("Book Reviews"),
+        "the reviews themselves are still shown"
+    );
     stack.stop().await.unwrap();
 }
 
@@ -235,7 +244,10 @@ async fn api_routes_pass_backend_json_through_the_stack() {
     let stack = start(StackOptions::ephemeral(ReviewsChoice::V2)).await;
     let c = client();
     let ratings = c
-        .get(format!("http://{}/api/v1/products/0/ratings", stack.productpage))
+        .get(format!(
+            "http://{}/api/v1/products/0/ratings",
+            stack.productpage
+        ))
         .send()
         .await
         .unwrap();

@@ -1,0 +1,67 @@
+//! The JSON API under `/api/v1`: the product list, and pass-throughs to details, reviews and
+//! ratings that answer with the backend's status and re-serialized JSON (see [`crate::pyjson`]).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::SignedCookieJar;
+use bookinfo_core::Forwarded;
+
+use crate::backend::Fetched;
+use crate::{AppState, outbound, product, pyjson, session};
+
+/// `GET /api/v1/products`: no backend call.
+pub async fn products() -> Response {
+    json(StatusCode::OK, pyjson::to_string(&product::products()))
+}
+
+/// `GET /api/v1/products/{id}`: details' object (not the product), with details' status.
+pub async fn product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    jar: SignedCookieJar,
+    forward: Forwarded,
+) -> Response {
+    let out = outbound(forward, session::user(&jar).as_deref());
+    answer(state.backends.details(&id, &out).await)
+}
+
+/// `GET /api/v1/products/{id}/reviews`: the 2-attempt reviews call, no flooding.
+pub async fn reviews(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    jar: SignedCookieJar,
+    forward: Forwarded,
+) -> Response {
+    let out = outbound(forward, session::user(&jar).as_deref());
+    answer(state.backends.reviews(&id, &out).await)
+}
+
+/// `GET /api/v1/products/{id}/ratings`: ratings directly, one attempt.
+pub async fn ratings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    jar: SignedCookieJar,
+    forward: Forwarded,
+) -> Response {
+    let out = outbound(forward, session::user(&jar).as_deref());
+    answer(state.backends.ratings(&id, &out).await)
+}
+
+fn answer(fetched: Fetched) -> Response {
+    // Backends may answer with codes `http` rejects (< 100 or > 999); those become 500.
+    let status = StatusCode::from_u16(fetched.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(status, pyjson::to_string(&fetched.body))
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,204 @@
+//! Calls to details, reviews and ratings, with upstream's exact success and status rules.
+//!
+//! A call succeeds only when a response arrived with status 200 and a JSON body. Otherwise the
+//! caller gets the backend's status (or 500 when no response arrived) and upstream's error text
+//! word for word, because istio.io's tasks grep the page for those sentences. reviews is tried
+//! twice: upstream keeps that retry on purpose for the fault-injection task (3 s × 2 ≈ 6 s).
+//!
+//! Every logical call (a 2-attempt reviews call counts once) increments
+//! `request_result_total{destination_app, response_code}`, as upstream does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bookinfo_core::{Forwarded, Metrics, Outbound};
+use prometheus::{IntCounterVec, Opts};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+/// Error texts shown on the page and returned by the API routes (upstream's, word for word).
+pub const DETAILS_UNAVAILABLE: &str =
+    "Sorry, product details are currently unavailable for this book.";
+pub const REVIEWS_UNAVAILABLE: &str =
+    "Sorry, product reviews are currently unavailable for this book.";
+pub const RATINGS_UNAVAILABLE: &str =
+    "Sorry, product ratings are currently unavailable for this book.";
+
+/// Attempts per reviews call: upstream's loop of two (one retry).
+const REVIEWS_ATTEMPTS: u32 = 2;
+
+/// The outcome of one logical backend call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// 200 on success; otherwise the backend's status, or 500 when no response arrived.
+    pub status: u16,
+    /// The backend's JSON on success; `{"error": <upstream text>}` otherwise.
+    pub body: Value,
+}
+
+impl Fetched {
+    pub fn ok(&self) -> bool {
+        self.status == 200
+    }
+
+    fn failed(status: u16, message: &str) -> Self {
+        Self {
+            status,
+            body: json!({ "error": message }),
+        }
+    }
+}
+
+/// The three backends, the shared client and the `request_result` counter.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    outbound: Outbound,
+    details_url: String,
+    reviews_url: String,
+    ratings_url: String,
+    timeout: Duration,
+    results: IntCounterVec,
+}
+
+impl Backends {
+    pub fn new(config: &Config, metrics: &Metrics) -> Self {
+        let results = IntCounterVec::new(
+            Opts::new("request_result_total", "Results of requests"),
+            &["destination_app", "response_code"],
+        )
+        .expect("constant metric options are valid");
+        // Registration fails only if the name is already taken in this registry, which would
+        // mean a second Backends for the same Metrics; the counter then still works, unexposed.
+        if let Err(e) = metrics.registry().register(Box::new(results.clone())) {
+            tracing::warn!(cause = %e, "request_result counter not registered");
+        }
+        Self {
+            inner: Arc::new(Inner {
+                outbound: Outbound::new(metrics.clone(), "productpage"),
+                details_url: config.details_url.clone(),
+                reviews_url: config.reviews_url.clone(),
+                ratings_url: config.ratings_url.clone(),
+                timeout: config.backend_timeout,
+                results,
+            }),
+        }
+    }
+
+    /// `GET {details}/details/{id}`, one attempt.
+    pub async fn details(&self, id: &str, forward: &Forwarded) -> Fetched {
+        let url = format!("{}/details/{id}", self.inner.details_url);
+        let fetched = match self.attempt("details", &url, forward, 0).await {
+            Attempt::Json(body) => Fetched { status: 200, body },
+            Attempt::Status(status) => Fetched::failed(status, DETAILS_UNAVAILABLE),
+        };
+        self.count("details", fetched.status);
+        fetched
+    }
+
+    /// `GET {reviews}/reviews/{id}`, up to two attempts; the last attempt's status wins.
+    pub async fn reviews(&self, id: &str, forward: &Forwarded) -> Fetched {
+        let url = format!("{}/reviews/{id}", self.inner.reviews_url);
+        let mut status = 500;
+        let mut fetched = None;
+        for attempt in 0..REVIEWS_ATTEMPTS {
+            match self.attempt("reviews", &url, forward, attempt).await {
+                Attempt::Json(body) => {
+                    fetched = Some(Fetched { status: 200, body });
+                    break;
+                }
+                Attempt::Status(s) => status = s,
+            }
+        }
+        let fetched = fetched.unwrap_or_else(|| Fetched::failed(status, REVIEWS_UNAVAILABLE));
+        self.count("reviews", fetched.status);
+        fetched
+    }
+
+    /// `GET {ratings}/ratings/{id}`, one attempt.
+    pub async fn ratings(&self, id: &str, forward: &Forwarded) -> Fetched {
+        let url = format!("{}/ratings/{id}", self.inner.ratings_url);
+        let fetched = match self.attempt("ratings", &url, forward, 0).await {
+            Attempt::Json(body) => Fetched { status: 200, body },
+            Attempt::Status(status) => Fetched::failed(status, RATINGS_UNAVAILABLE),
+        };
+        self.count("ratings", fetched.status);
+        fetched
+    }
+
+    /// `flood` extra reviews calls whose results are thrown away (FLOOD_FACTOR). They run
+    /// concurrently rather than one after another as upstream's do: the point is load on
+    /// reviews, and a page view then costs one reviews round trip more, not `flood` more.
+    pub async fn flood_reviews(&self, id: &str, forward: &Forwarded, flood: usize) {
+        if flood == 0 {
+            return;
+        }
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..flood {
+            let backends = self.clone();
+            let id = id.to_owned();
+            // Each flood call carries the request's trace: its spans hang under this request.
+            let forward = forward.clone();
+            calls.spawn(async move {
+                backends.reviews(&id, &forward).await;
+            });
+        }
+        while calls.join_next().await.is_some() {}
+    }
+
+    async fn attempt(
+        &self,
+        destination: &str,
+        url: &str,
+        forward: &Forwarded,
+        attempt: u32,
+    ) -> Attempt {
+        let response = match self
+            .inner
+            .outbound
+            .call(destination, url, forward, self.inner.timeout, attempt)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(destination, cause = %e, "backend call failed");
+                return Attempt::Status(500);
+            }
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            tracing::warn!(destination, url, status, "backend answered with an error");
+            return Attempt::Status(status);
+        }
+        match response.bytes().await {
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(body) => Attempt::Json(body),
+                Err(e) => {
+                    tracing::warn!(destination, url, cause = %e, "backend sent invalid JSON");
+                    Attempt::Status(500)
+                }
+            },
+            Err(e) => {
+                tracing::warn!(destination, url, cause = %e, "reading the backend's answer failed");
+                Attempt::Status(500)
+            }
+        }
+    }
+
+    fn count(&self, destination: &str, status: u16) {
+        self.inner
+            .results
+            .with_label_values(&[destination, &status.to_string()])
+            .inc();
+    }
+}
+
+enum Attempt {
+    Json(Value),
+    Status(u16),
+}

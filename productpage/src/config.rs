@@ -1,0 +1,133 @@
+//! productpage's settings, read once at start-up from the environment (or a test map).
+//!
+//! The backend variables and their defaults are upstream's, so existing manifests keep working;
+//! the timeout and the session secret are ours, and documented next to their defaults.
+
+use std::time::Duration;
+
+use bookinfo_core::config::{ConfigErrors, EnvReader, Lookup, service_base_url};
+use bookinfo_core::trace::TracingConfig;
+
+/// Upstream's per-call timeout; istio.io's fault-injection task depends on it (3 s × 2 attempts
+/// for reviews ≈ 6 s before the error is shown).
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The session-signing secret used when `SESSION_SECRET` is unset. It is public on purpose, like
+/// upstream's hard-coded Flask key: every replica then accepts every other replica's cookie, and
+/// the cookie only names a user for header-based routing demos, it grants nothing. Set
+/// `SESSION_SECRET` (at least 32 bytes) in any deployment where that matters.
+pub const DEFAULT_SESSION_SECRET: &str =
+    "bookinfo-productpage-public-default-session-secret-change-me";
+
+/// Shortest accepted secret: the signing key is derived from it and needs 256 bits of input.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Everything productpage reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `http://details[.domain]:9080`, without a trailing slash.
+    pub details_url: String,
+    /// `http://reviews[.domain]:9080`.
+    pub reviews_url: String,
+    /// `http://ratings[.domain]:9080` (only the ratings API route calls it).
+    pub ratings_url: String,
+    /// Per-call timeout applied to every backend attempt.
+    pub backend_timeout: Duration,
+    /// Extra reviews calls made per page view, results discarded (load generation).
+    pub flood_factor: usize,
+    /// Secret the session cookie's signing key is derived from.
+    pub session_secret: String,
+    /// Span export (`OTEL_*`); `service.version` is v1, or v-flooding with `FLOOD_FACTOR`.
+    pub tracing: TracingConfig,
+}
+
+impl Config {
+    /// Read and validate every variable, reporting all problems at once.
+    pub fn from_env(lookup: &dyn Lookup) -> Result<Config, ConfigErrors> {
+        let mut env = EnvReader::new(lookup);
+        let domain = env.optional("SERVICES_DOMAIN").unwrap_or_default();
+        let mut backend = |host_var, port_var, host: &str| {
+            let host = env.string(host_var, host);
+            let port = env.string(port_var, "9080");
+            service_base_url(&host, &domain, &port)
+        };
+        let details_url = backend("DETAILS_HOSTNAME", "DETAILS_SERVICE_PORT", "details");
+        let reviews_url = backend("REVIEWS_HOSTNAME", "REVIEWS_SERVICE_PORT", "reviews");
+        let ratings_url = backend("RATINGS_HOSTNAME", "RATINGS_SERVICE_PORT", "ratings");
+        let backend_timeout = env.seconds("BACKEND_TIMEOUT_SECONDS", DEFAULT_BACKEND_TIMEOUT);
+        if backend_timeout.is_zero() {
+            env.error("BACKEND_TIMEOUT_SECONDS", "must be greater than zero");
+        }
+        let flood_factor = env.parse("FLOOD_FACTOR", 0usize);
+        let session_secret = env.string("SESSION_SECRET", DEFAULT_SESSION_SECRET);
+        if session_secret.len() < MIN_SECRET_LEN {
+            env.error(
+                "SESSION_SECRET",
+                format!("must be at least {MIN_SECRET_LEN} bytes long"),
+            );
+        }
+        let version = if flood_factor > 0 { "v-flooding" } else { "v1" };
+        let tracing = TracingConfig::read(&mut env, "productpage", version);
+        env.finish(Config {
+            details_url,
+            reviews_url,
+            ratings_url,
+            backend_timeout,
+            flood_factor,
+            session_secret,
+            tracing,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_defaults() {
+        let empty: [(&str, &str); 0] = [];
+        let c = Config::from_env(&empty).unwrap();
+        assert_eq!(c.details_url, "http://details:9080");
+        assert_eq!(c.reviews_url, "http://reviews:9080");
+        assert_eq!(c.ratings_url, "http://ratings:9080");
+        assert_eq!(c.backend_timeout, Duration::from_secs(3));
+        assert_eq!(c.flood_factor, 0);
+    }
+
+    #[test]
+    fn hostnames_ports_and_domain() {
+        let env = [
+            ("SERVICES_DOMAIN", "default.svc.cluster.local"),
+            ("DETAILS_HOSTNAME", "127.0.0.1"),
+            ("DETAILS_SERVICE_PORT", "19081"),
+            ("RATINGS_SERVICE_PORT", "1234"),
+        ];
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(
+            c.details_url,
+            "http://127.0.0.1.default.svc.cluster.local:19081"
+        );
+        assert_eq!(
+            c.reviews_url,
+            "http://reviews.default.svc.cluster.local:9080"
+        );
+        assert_eq!(
+            c.ratings_url,
+            "http://ratings.default.svc.cluster.local:1234"
+        );
+    }
+
+    #[test]
+    fn every_bad_variable_is_reported() {
+        let env = [
+            ("FLOOD_FACTOR", "many"),
+            ("BACKEND_TIMEOUT_SECONDS", "0"),
+            ("SESSION_SECRET", "short"),
+        ];
+        let errors = Config::from_env(&env).unwrap_err();
+        assert!(errors.mentions("FLOOD_FACTOR"));
+        assert!(errors.mentions("BACKEND_TIMEOUT_SECONDS"));
+        assert!(errors.mentions("SESSION_SECRET"));
+    }
+}

@@ -1,0 +1,50 @@
+//! The one error type of productpage, and how each case becomes a response.
+//!
+//! Backend failures are not errors here: they are part of the page (upstream's error blocks) or
+//! of the API answer (the backend's status and upstream's error JSON). What remains is bad input
+//! (4xx with a short JSON reason) and our own faults (500, logged once, generic body).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bookinfo_core::server::json_error;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The login form body is not valid `application/x-www-form-urlencoded`.
+    BadForm,
+    /// The user name would not fit in a cookie.
+    UserNameTooLong,
+    /// The `Cookie` header is larger than we accept.
+    CookieTooLarge,
+    /// A template failed to render (a bug in this crate).
+    Render(askama::Error),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Self::BadForm => json_error(StatusCode::BAD_REQUEST, "invalid form body"),
+            Self::UserNameTooLong => json_error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "username longer than {} bytes",
+                    crate::session::MAX_USER_LEN
+                ),
+            ),
+            Self::CookieTooLarge => json_error(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "cookie header too large",
+            ),
+            Self::Render(e) => {
+                tracing::error!(cause = %e, "template rendering failed");
+                json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(e: askama::Error) -> Self {
+        Self::Render(e)
+    }
+}

@@ -1,0 +1,176 @@
+//! Routes, status codes and content types (behaviours 1–8, 11).
+
+use crate::helpers::{Backends, spawn_with};
+
+/// 1: health is plain HTML text, not JSON.
+#[tokio::test]
+async fn health_is_html_text() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    let resp = app.get("/health").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(resp.text().await.unwrap(), "Product page is healthy");
+}
+
+/// 2: the index page, at both paths, with the service table and the two links.
+#[tokio::test]
+async fn index_page_lists_services_and_links() {
+    let app = crate::helpers::spawn_app(Vec::new()).await;
+    for path in ["/", "/index.html"] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+        let body = resp.text().await.unwrap();
+        for needle in [
+            "Hello! This is a simple bookstore application consisting of three services as shown below",
+            "Click on one of the links below to auto generate a request to the backend as a real user or a tester",
+            r#"href="/productpage?u=normal">Normal user</a>"#,
+            r#"href="/productpage?u=test">Test user</a>"#,
+            "<td>http://details:9080</td>",
+            "<td>http://reviews:9080</td>",
+            "<td>http://ratings:9080</td>",
+        ] {
+            assert!(body.contains(needle), "{path} lacks {needle}");
+        }
+    }
+}
+
+/// 3: the product list, no backend call, upstream's JSON layout.
+#[tokio::test]
+async fn products_list_needs_no_backend() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    let resp = app.get("/api/v1/products").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.starts_with(r#"[{"id": 0, "title": "The Comedy of Errors", "descriptionHtml": ""#),
+        "{body}"
+    );
+    assert!(body.contains("<b>William Shakespeare's</b>"));
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed.as_array().unwrap().len(), 1);
+    assert!(backends.all().is_empty());
+}
+
+/// 4 and 5: the whole page with healthy backends; details first, then reviews, never ratings.
+#[tokio::test]
+async fn product_page_with_healthy_backends() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    let resp = app.get("/productpage").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    let body = resp.text().await.unwrap();
+    for needle in [
+        "<title>Simple Bookstore App</title>",
+        "The Comedy of Errors",
+        "Book Details",
+        "Book Reviews",
+        "ISBN-10",
+        "<td>1234567890</td>",
+        "<td>PublisherA</td>",
+        "<td>200</td>",
+        "<td>paperback</td>",
+        "<td>English</td>",
+        "BookInfo Sample",
+    ] {
+        assert!(body.contains(needle), "page lacks {needle}");
+    }
+    assert!(body.starts_with("<!DOCTYPE html>"));
+    let details = backends.details.requests();
+    let reviews = backends.reviews.requests();
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0].uri, "/details/0");
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].uri, "/reviews/0");
+    assert!(backends.ratings.requests().is_empty());
+}
+
+/// 5: order — reviews is only called once details has answered.
+#[tokio::test]
+async fn details_is_called_before_reviews() {
+    use bookinfo_core::testing::{FakeServer, Reply};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let details_done = Arc::new(AtomicBool::new(false));
+    let seen_by_reviews = Arc::new(AtomicBool::new(false));
+    let flag = details_done.clone();
+    let details = FakeServer::start(move |_, _| {
+        flag.store(true, Ordering::SeqCst);
+        Reply::json(crate::helpers::DETAILS_0)
+    })
+    .await;
+    let (flag, seen) = (details_done.clone(), seen_by_reviews.clone());
+    let reviews = FakeServer::start(move |_, _| {
+        seen.store(flag.load(Ordering::SeqCst), Ordering::SeqCst);
+        Reply::json(crate::helpers::REVIEWS_V1)
+    })
+    .await;
+    let backends = Backends::with(details, reviews).await;
+    let app = spawn_with(&backends, &[]).await;
+    app.page("/productpage").await;
+    assert!(
+        seen_by_reviews.load(Ordering::SeqCst),
+        "reviews called before details"
+    );
+}
+
+/// 6: the query string is ignored.
+#[tokio::test]
+async fn query_string_is_ignored() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    let plain = app.page("/productpage").await;
+    assert_eq!(app.page("/productpage?u=normal").await, plain);
+    assert_eq!(app.page("/productpage?u=test").await, plain);
+    for r in backends.all() {
+        assert!(!r.1.uri.contains('?'), "{}", r.1.uri);
+    }
+}
+
+/// 7: wrong methods.
+#[tokio::test]
+async fn wrong_methods_are_405() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    let post = |p: &str| app.client.post(app.url(p)).send();
+    assert_eq!(post("/productpage").await.unwrap().status(), 405);
+    assert_eq!(app.get("/login").await.status(), 405);
+    assert_eq!(post("/logout").await.unwrap().status(), 405);
+    assert!(backends.all().is_empty());
+}
+
+/// 8: no trailing-slash tolerance; unknown paths 404.
+#[tokio::test]
+async fn unknown_paths_are_404() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    for path in [
+        "/api/v1/products/0/",
+        "/productpage/",
+        "/nope",
+        "/static/other.css",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    assert!(backends.all().is_empty());
+}
+
+/// 11: embedded assets with their content types.
+#[tokio::test]
+async fn static_assets() {
+    let app = crate::helpers::spawn_app(Vec::new()).await;
+    let png = app.get("/static/img/izzy.png").await;
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    for path in ["/static/tailwind/tailwind.css", "/static/css/bookinfo.css"] {
+        let css = app.get(path).await;
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        assert!(css.text().await.unwrap().contains(".text-red-500"));
+    }
+}

@@ -1,0 +1,569 @@
+//! Proof that one request is one complete trace tree (tracing.md A.7), in every setup a user can
+//! have: no mesh, an Istio mesh with the Zipkin (B3) or the OpenTelemetry (W3C) provider, and
+//! callers that speak each supported trace format — and that the services' own span ids never
+//! leave holes.
+//!
+//! All four real services run in participating mode, exporting OTLP to an in-test collector;
+//! the emulated sidecars and gateway report Zipkin spans to the same collector. `x-request-id`
+//! is never unique per request here, so no backend could be completing the tree by guessing from
+//! it.
+
+#![allow(clippy::unwrap_used)] // Test helpers: a failed unwrap is a failed test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bookinfo_core::testing::{FakeServer, Recorded, Reply};
+use bookinfo_launcher::{ReviewsChoice, Service, Stack, StackOptions};
+use bookinfo_tracecheck::mesh::{Flavor, Role, Sidecar};
+use bookinfo_tracecheck::{Collector, Span, check, render};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The tree of `GET /productpage` with reviews v2 and no mesh (tracing.md B.4).
+const APP_TREE: &str = "\
+productpage SERVER GET /productpage
+  productpage CLIENT GET details
+    details SERVER GET /details/{*rest}
+  productpage CLIENT GET reviews
+    reviews SERVER GET /reviews/{product_id}
+      reviews CLIENT GET ratings
+        ratings SERVER GET /ratings/{*rest}
+";
+
+/// Participating services behind an emulated mesh: every app span sits between the sidecar
+/// spans of its own pod (tracing.md A.7 rule 4).
+const MESH_TREE: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    productpage.default SERVER inbound /productpage
+      productpage SERVER GET /productpage
+        productpage CLIENT GET details
+          productpage.default CLIENT outbound /details/0
+            details.default SERVER inbound /details/0
+              details SERVER GET /details/{*rest}
+        productpage CLIENT GET reviews
+          productpage.default CLIENT outbound /reviews/0
+            reviews.default SERVER inbound /reviews/0
+              reviews SERVER GET /reviews/{product_id}
+                reviews CLIENT GET ratings
+                  reviews.default CLIENT outbound /ratings/0
+                    ratings.default SERVER inbound /ratings/0
+                      ratings SERVER GET /ratings/{*rest}
+";
+
+/// Pass-through services behind the mesh: only sidecar spans, still one connected tree, as
+/// upstream BookInfo gives.
+const PASS_THROUGH_MESH_TREE: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    productpage.default SERVER inbound /productpage
+      productpage.default CLIENT outbound /details/0
+        details.default SERVER inbound /details/0
+      productpage.default CLIENT outbound /reviews/0
+        reviews.default SERVER inbound /reviews/0
+          reviews.default CLIENT outbound /ratings/0
+            ratings.default SERVER inbound /ratings/0
+";
+
+fn participating(collector: &Collector) -> Vec<(String, String)> {
+    vec![
+        ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            collector.otlp_endpoint(),
+        ),
+        ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
+    ]
+}
+
+fn with(mut env: Vec<(String, String)>, extra: &[(&str, &str)]) -> Arc<Vec<(String, String)>> {
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Arc::new(env)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn get_page(url: String, headers: &[(&str, &str)]) -> String {
+    let mut req = client().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+/// Assert `spans` form one complete tree that renders as `expected`.
+fn assert_tree(spans: &[Span], expected: &str) {
+    let violations = check(spans);
+    assert!(
+        violations.is_empty(),
+        "incomplete trace:\n{}\n{}",
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        render(spans)
+    );
+    assert_eq!(render(spans), expected);
+}
+
+/// Report the caller's own span, as an instrumented client would, so the tree has its root.
+async fn report_client_span(collector: &Collector, trace_hex: &str, span_hex: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let span = serde_json::json!([{
+        "traceId": trace_hex, "id": span_hex, "name": "GET /productpage", "kind": "CLIENT",
+        "timestamp": now - 60_000_000, "duration": 120_000_000,
+        "localEndpoint": {"serviceName": "client"}
+    }]);
+    let resp = client()
+        .post(collector.zipkin_endpoint())
+        .json(&span)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+async fn no_mesh_stack(env: Arc<Vec<(String, String)>>) -> Stack {
+    Stack::start(StackOptions::ephemeral(ReviewsChoice::V2), env)
+        .await
+        .expect("stack starts")
+}
+
+#[tokio::test]
+async fn no_mesh_one_request_is_one_tree() {
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(7, WAIT).await;
+    assert_tree(&spans, APP_TREE);
+    let root = spans.iter().find(|s| s.parent_id.is_none()).unwrap();
+    assert_eq!(root.attribute("http.route"), Some("/productpage"));
+    assert_eq!(root.attribute("service.version"), Some("v1"));
+    stack.stop().await.unwrap();
+    assert!(collector.rejected().is_empty());
+}
+
+/// Every format a caller may use (no mesh): the caller's span is the root, ours hang under it.
+#[tokio::test]
+async fn incoming_formats_are_continued() {
+    let trace128 = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let trace64 = "a3ce929d0e0e4736";
+    let span = "00f067aa0ba902b7";
+    // (case, headers the caller sends, the trace id they carry)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "b3 single",
+            vec![("b3", format!("{trace128}-{span}-1"))],
+            trace128,
+        ),
+        (
+            "b3 multi",
+            vec![
+                ("x-b3-traceid", trace128.to_owned()),
+                ("x-b3-spanid", span.to_owned()),
+                ("x-b3-sampled", "1".to_owned()),
+            ],
+            trace128,
+        ),
+        (
+            "traceparent",
+            vec![("traceparent", format!("00-{trace128}-{span}-01"))],
+            trace128,
+        ),
+        // Trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled (tracing.md A.3).
+        (
+            "x-ot-span-context",
+            vec![(
+                "x-ot-span-context",
+                "EhQJNkcODp2SzqMRtwKpC6pn8AAYAQ==".to_owned(),
+            )],
+            trace64,
+        ),
+        (
+            "ot-tracer",
+            vec![
+                ("ot-tracer-traceid", trace64.to_owned()),
+                ("ot-tracer-spanid", span.to_owned()),
+                ("ot-tracer-sampled", "true".to_owned()),
+            ],
+            trace64,
+        ),
+        (
+            "uber-trace-id",
+            vec![("uber-trace-id", format!("{trace128}:{span}:0:1"))],
+            trace128,
+        ),
+    ];
+    for (name, headers, trace) in cases {
+        let collector = Collector::start().await.unwrap();
+        let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+        report_client_span(&collector, trace, span).await;
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        get_page(
+            format!("http://{}/productpage", stack.productpage),
+            &headers,
+        )
+        .await;
+        let spans = collector.wait_for(8, WAIT).await;
+        let expected = format!(
+            "client CLIENT GET /productpage\n{}",
+            APP_TREE
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        let violations = check(&spans);
+        assert!(
+            violations.is_empty(),
+            "{name}: {violations:?}\n{}",
+            render(&spans)
+        );
+        assert_eq!(render(&spans), expected, "{name}");
+        let want = u128::from_str_radix(trace, 16).unwrap();
+        assert!(
+            spans.iter().all(|s| s.trace_id == want),
+            "{name}: one trace id"
+        );
+        stack.stop().await.unwrap();
+    }
+}
+
+/// Wait for `n` spans, then a little longer, so that a test counting them sees any extra.
+async fn settled(collector: &Collector, n: usize) -> Vec<Span> {
+    collector.wait_for(n, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    collector.spans()
+}
+
+/// Real productpage and reviews v2, with a recording ratings: what crossed the last hop.
+async fn recorded_at_ratings(
+    env: Arc<Vec<(String, String)>>,
+    headers: &[(&str, &str)],
+) -> Recorded {
+    let ratings = FakeServer::always(Reply::json(
+        r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#,
+    ))
+    .await;
+    let stack = Stack::start(
+        StackOptions::ephemeral(ReviewsChoice::V2).with_env(
+            Service::Reviews,
+            "RATINGS_SERVICE_PORT",
+            &ratings.port(),
+        ),
+        env,
+    )
+    .await
+    .unwrap();
+    get_page(format!("http://{}/productpage", stack.productpage), headers).await;
+    stack.stop().await.unwrap();
+    let seen = ratings.requests();
+    assert_eq!(seen.len(), 1);
+    seen[0].clone()
+}
+
+#[tokio::test]
+async fn unsampled_exports_nothing_but_propagates_the_decision() {
+    let collector = Collector::start().await.unwrap();
+    let trace = "80f198ee56343ba864fe8b2a57d3eff7";
+    let seen = recorded_at_ratings(
+        with(participating(&collector), &[]),
+        &[
+            ("x-b3-traceid", trace),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(seen.header("x-b3-traceid"), Some(trace));
+    assert_eq!(seen.header("x-b3-sampled"), Some("0"));
+    let child = seen.header("x-b3-spanid").unwrap();
+    assert_ne!(
+        child, "e457b5a2e4d86bd1",
+        "a real child span id, not the caller's"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        collector.spans().is_empty(),
+        "nothing exported: {:?}",
+        collector.spans()
+    );
+}
+
+#[tokio::test]
+async fn debug_is_recorded_and_stays_debug() {
+    let collector = Collector::start().await.unwrap();
+    let trace = "80f198ee56343ba864fe8b2a57d3eff7";
+    // Roots would not be sampled at all; a debug request still is.
+    let env = with(
+        participating(&collector),
+        &[("OTEL_TRACES_SAMPLER", "parentbased_always_off")],
+    );
+    let seen = recorded_at_ratings(env, &[("b3", &format!("{trace}-e457b5a2e4d86bd1-d"))]).await;
+    // `{trace}-{span}-{sampling}-{parent}`: the sampling state is the third field.
+    assert_eq!(
+        seen.header("b3").map(|b| b.split('-').nth(2) == Some("d")),
+        Some(true),
+        "{:?}",
+        seen.headers
+    );
+    let spans = settled(&collector, 6).await;
+    assert_eq!(
+        spans.len(),
+        6,
+        "productpage server + 2 clients, details server, reviews server + client"
+    );
+    let want = u128::from_str_radix(trace, 16).unwrap();
+    assert!(spans.iter().all(|s| s.trace_id == want));
+}
+
+#[tokio::test]
+async fn deferred_b3_gets_our_decision_which_is_then_propagated() {
+    let collector = Collector::start().await.unwrap();
+    let seen = recorded_at_ratings(
+        with(participating(&collector), &[]),
+        &[
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        seen.header("x-b3-sampled"),
+        Some("1"),
+        "deferred is not turned into deny"
+    );
+    assert_eq!(settled(&collector, 6).await.len(), 6);
+}
+
+#[tokio::test]
+async fn malformed_headers_start_a_new_trace_and_are_not_forwarded() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("b3", &[("b3", "zzzz-e457b5a2e4d86bd1-1")]),
+        (
+            "x-b3",
+            &[("x-b3-traceid", "abc"), ("x-b3-spanid", "e457b5a2e4d86bd1")],
+        ),
+        (
+            "traceparent",
+            &[(
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            )],
+        ),
+        (
+            "x-ot-span-context",
+            &[("x-ot-span-context", "not base64 at all!")],
+        ),
+        (
+            "ot-tracer",
+            &[
+                ("ot-tracer-traceid", "xyz"),
+                ("ot-tracer-spanid", "00f067aa0ba902b7"),
+            ],
+        ),
+        ("uber-trace-id", &[("uber-trace-id", "zz:yy:0:1")]),
+    ];
+    for (name, headers) in cases {
+        let collector = Collector::start().await.unwrap();
+        let seen = recorded_at_ratings(with(participating(&collector), &[]), headers).await;
+        for (k, v) in *headers {
+            assert_ne!(seen.header(k), Some(*v), "{name}: malformed {k} forwarded");
+        }
+        let spans = settled(&collector, 6).await;
+        let roots: Vec<_> = spans.iter().filter(|s| s.parent_id.is_none()).collect();
+        assert_eq!(roots.len(), 1, "{name}: {}", render(&spans));
+        assert_eq!(
+            roots[0].label(),
+            "productpage SERVER GET /productpage",
+            "{name}"
+        );
+        // The new trace continues downstream in the default formats.
+        let root_trace = format!("{:032x}", roots[0].trace_id);
+        assert_eq!(
+            seen.header("x-b3-traceid"),
+            Some(root_trace.as_str()),
+            "{name}"
+        );
+        assert!(
+            seen.header("traceparent")
+                .is_some_and(|t| t.contains(&root_trace)),
+            "{name}"
+        );
+    }
+}
+
+/// An emulated mesh around a running stack.
+struct Mesh {
+    gateway: Sidecar,
+    pp_to_reviews: Sidecar,
+    _proxies: Vec<Sidecar>,
+    stack: Stack,
+}
+
+async fn mesh(flavor: Flavor, collector: &Collector, env: Vec<(String, String)>) -> Mesh {
+    let zipkin = collector.zipkin_endpoint();
+    let proxy = |role, service: &'static str| {
+        let zipkin = zipkin.clone();
+        async move {
+            Sidecar::start(role, flavor, service, &zipkin)
+                .await
+                .unwrap()
+        }
+    };
+    let gateway = proxy(Role::Gateway, "istio-ingressgateway").await;
+    let pp_in = proxy(Role::Inbound, "productpage.default").await;
+    let details_in = proxy(Role::Inbound, "details.default").await;
+    let reviews_in = proxy(Role::Inbound, "reviews.default").await;
+    let ratings_in = proxy(Role::Inbound, "ratings.default").await;
+    let pp_to_details = proxy(Role::Outbound, "productpage.default").await;
+    let pp_to_reviews = proxy(Role::Outbound, "productpage.default").await;
+    let reviews_to_ratings = proxy(Role::Outbound, "reviews.default").await;
+    let stack = Stack::start(
+        StackOptions::ephemeral(ReviewsChoice::V2)
+            .with_env(
+                Service::Productpage,
+                "DETAILS_SERVICE_PORT",
+                &pp_to_details.port(),
+            )
+            .with_env(
+                Service::Productpage,
+                "REVIEWS_SERVICE_PORT",
+                &pp_to_reviews.port(),
+            )
+            .with_env(
+                Service::Reviews,
+                "RATINGS_SERVICE_PORT",
+                &reviews_to_ratings.port(),
+            ),
+        Arc::new(env),
+    )
+    .await
+    .unwrap();
+    gateway.set_upstream(pp_in.addr);
+    pp_in.set_upstream(stack.productpage);
+    pp_to_details.set_upstream(details_in.addr);
+    details_in.set_upstream(stack.details);
+    pp_to_reviews.set_upstream(reviews_in.addr);
+    reviews_in.set_upstream(stack.reviews);
+    reviews_to_ratings.set_upstream(ratings_in.addr);
+    ratings_in.set_upstream(stack.ratings);
+    Mesh {
+        gateway,
+        pp_to_reviews,
+        _proxies: vec![
+            pp_in,
+            details_in,
+            reviews_in,
+            ratings_in,
+            pp_to_details,
+            reviews_to_ratings,
+        ],
+        stack,
+    }
+}
+
+#[tokio::test]
+async fn zipkin_mesh_and_participating_services_make_one_tree() {
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, participating(&collector)).await;
+    get_page(
+        format!("http://{}/productpage", m.gateway.addr),
+        &[("x-request-id", "fixed")],
+    )
+    .await;
+    let spans = collector.wait_for(16, WAIT).await;
+    assert_tree(&spans, MESH_TREE);
+    m.stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn opentelemetry_mesh_and_participating_services_make_one_tree() {
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::OpenTelemetry, &collector, participating(&collector)).await;
+    get_page(format!("http://{}/productpage", m.gateway.addr), &[]).await;
+    let spans = collector.wait_for(16, WAIT).await;
+    assert_tree(&spans, MESH_TREE);
+    m.stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn pass_through_services_keep_the_mesh_tree_complete() {
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, Vec::new()).await;
+    get_page(format!("http://{}/productpage", m.gateway.addr), &[]).await;
+    let spans = collector.wait_for(9, WAIT).await;
+    assert_tree(&spans, PASS_THROUGH_MESH_TREE);
+    assert!(
+        spans.iter().all(|s| s.source == "zipkin"),
+        "no app spans in pass-through mode"
+    );
+    m.stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retried_reviews_call_shows_both_attempts() {
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, participating(&collector)).await;
+    m.pp_to_reviews.abort_next(1);
+    let html = get_page(format!("http://{}/productpage", m.gateway.addr), &[]).await;
+    assert!(html.contains("Book Reviews"), "the retry succeeded");
+    let spans = collector.wait_for(18, WAIT).await;
+    let expected = MESH_TREE.replace(
+        "        productpage CLIENT GET reviews\n",
+        "        productpage CLIENT GET reviews\n          productpage.default CLIENT outbound /reviews/0\n        productpage CLIENT GET reviews\n",
+    );
+    assert_tree(&spans, &expected);
+    let attempts: Vec<_> = spans.iter().filter(|s| s.name == "GET reviews").collect();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|s| s.attribute("http.request.resend_count") == Some("1"))
+            .count(),
+        1,
+        "the second attempt is marked as a resend"
+    );
+    m.stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_requests_make_two_hundred_trees() {
+    const N: usize = 200;
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+    let url = format!("http://{}/productpage", stack.productpage);
+    let mut tasks = tokio::task::JoinSet::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(32));
+    for _ in 0..N {
+        let (url, gate) = (url.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            // The same x-request-id on every request: completeness cannot come from it.
+            get_page(url, &[("x-request-id", "same-for-all")]).await;
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let spans = collector.wait_for(N * 7, Duration::from_secs(30)).await;
+    let traces = bookinfo_tracecheck::collector::group(spans);
+    assert_eq!(traces.len(), N, "one trace per request");
+    for spans in traces.values() {
+        assert_tree(spans, APP_TREE);
+    }
+    stack.stop().await.unwrap();
+}

@@ -90,23 +90,14 @@ impl Outbound {
         Self { client, metrics }
     }
 
-    /// `GET url` with `headers`, giving up after `timeout`. Any response counts as `Ok`; callers
-    /// decide which statuses are success. The timeout covers connecting, the response head and
-    /// reading the body, so a backend that stalls mid-body cannot hang the caller either.
-    pub async fn get(
-        &self,
-        destination: &str,
-        url: &str,
-        headers: HeaderMap,
-        timeout: Duration,
-    ) -> Result<Response, OutboundError> {
-        self.send(destination, Method::GET, url, headers, timeout)
-            .await
-    }
-
     /// Attempt number `attempt` (from 0) of `GET url` on behalf of the request `forward` was
-    /// taken from. In participating mode the attempt gets its own CLIENT span, whose context
-    /// replaces every trace header of the request; otherwise the headers go out verbatim.
+    /// taken from, giving up after `timeout`. In participating mode the attempt gets its own
+    /// CLIENT span, whose context replaces every trace header of the request; otherwise the
+    /// headers go out verbatim.
+    ///
+    /// Any response counts as `Ok`; callers decide which statuses are success. The timeout
+    /// covers connecting, the response head and reading the body, so a backend that stalls
+    /// mid-body cannot hang the caller either.
     pub async fn call(
         &self,
         destination: &str,
@@ -136,7 +127,7 @@ impl Outbound {
         result
     }
 
-    /// One request attempt; see [`Outbound::get`].
+    /// One request with exactly `headers`; see [`Outbound::call`].
     pub async fn send(
         &self,
         destination: &str,

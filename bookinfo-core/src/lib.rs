@@ -8,12 +8,15 @@
 //! * [`headers`]: the single list of request headers a service forwards to its downstreams.
 //!   Trace propagation stands or falls with this list, which is why there is exactly one.
 //! * [`client`]: the outbound HTTP client, built once per service, that applies the forwarded
-//!   headers and records outbound metrics.
+//!   headers, records outbound metrics and opens a CLIENT span per attempt.
 //! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
 //!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
 //! * [`propagation`]: reading and writing trace context in every trace header format.
-//! * [`telemetry`]: logging set-up and the guard that later owns span export.
+//! * [`trace`]: participating mode — span export configured from `OTEL_*`, one SERVER span per
+//!   request, one CLIENT span per outbound attempt; pass-through mode when nothing is exported.
+//! * [`relay`]: forwarding a request to another server (launcher rotation, sidecar emulator).
+//! * [`telemetry`]: logging set-up (text or JSON lines).
 //! * `testing` (feature `testing`): port-0 spawning and a recording fake downstream for tests.
 
 pub mod cli;

@@ -134,14 +134,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Wrap a service's routes with the behaviour every service shares (see the module docs).
-pub fn harden(router: Router, metrics: Metrics) -> Router {
-    harden_traced(router, metrics, Tracing::pass_through())
-}
-
-/// [`harden`], plus one SERVER span per request when `tracing` participates. The span wraps
-/// everything else, so the access log line carries the request's trace and span ids.
-pub fn harden_traced(router: Router, metrics: Metrics, tracing: Tracing) -> Router {
+/// Wrap a service's routes with the behaviour every service shares (see the module docs),
+/// plus one SERVER span per request when `tracing` participates. The span wraps everything
+/// else, so the access log line carries the request's trace and span ids.
+pub fn harden(router: Router, metrics: Metrics, tracing: Tracing) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

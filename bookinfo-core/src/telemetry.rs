@@ -1,9 +1,11 @@
-//! Logging set-up, and the seam where span export is installed.
+//! Logging set-up.
 //!
 //! [`init`] installs one `tracing` subscriber for the process: human-readable lines by default,
 //! one JSON object per line with `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
-//! It returns a [`TelemetryGuard`] that `main` holds until the server has drained, so that
-//! anything buffered is flushed on the way out.
+//! Lines written while a request is served carry its `trace_id` and `span_id` (see
+//! [`crate::trace::server`]). Span export is per service ([`crate::trace::Tracing`]), flushed
+//! by each service's `run` after it drains; the [`TelemetryGuard`] `main` holds covers the
+//! process-wide part.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use bookinfo_core::Metrics;
 use bookinfo_core::server::{BODY_LIMIT, harden, serve};
 use bookinfo_core::testing::spawn;
+use bookinfo_core::trace::Tracing;
 
 fn router(metrics: Metrics) -> Router {
     let m = metrics.clone();
@@ -21,7 +22,7 @@ fn router(metrics: Metrics) -> Router {
         )
         .route("/echo", post(|body: String| async move { body }))
         .route("/metrics", get(move || async move { m.response() }));
-    harden(routes, metrics)
+    harden(routes, metrics, Tracing::pass_through())
 }
 
 #[tokio::test]

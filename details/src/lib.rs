@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::server::{harden, serve_and_flush};
 use bookinfo_core::trace::Tracing;
 use bookinfo_core::{Forwarded, Metrics, Outbound};
 use serde_json::json;
@@ -72,7 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/details/{*rest}", mounted(details))
         .route("/metrics", get(metrics_handler))
         .with_state(state);
-    harden_traced(router, metrics, tracing)
+    harden(router, metrics, tracing)
 }
 
 /// Serve the details service on `listener` until `shutdown` completes, then drain.

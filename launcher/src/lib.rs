@@ -114,10 +114,6 @@ pub enum StackError {
         service: &'static str,
         errors: ConfigErrors,
     },
-    State {
-        service: &'static str,
-        message: String,
-    },
 }
 
 impl fmt::Display for StackError {
@@ -127,7 +123,6 @@ impl fmt::Display for StackError {
                 write!(f, "cannot listen for {what} on {addr}: {source}")
             }
             Self::Config { service, errors } => write!(f, "{service}: {errors}"),
-            Self::State { service, message } => write!(f, "{service}: {message}"),
         }
     }
 }

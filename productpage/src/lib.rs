@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::Key;
 use bookinfo_core::headers::END_USER;
-use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::server::{harden, serve_and_flush};
 use bookinfo_core::trace::Tracing;
 use bookinfo_core::{Forwarded, Metrics};
 use tokio::net::TcpListener;
@@ -94,7 +94,7 @@ pub fn app(state: AppState) -> Router {
         .route("/static/img/izzy.png", get(assets::avatar))
         .route_layer(middleware::from_fn(limit_cookie))
         .with_state(state);
-    harden_traced(router, metrics, tracing)
+    harden(router, metrics, tracing)
 }
 
 /// Serve productpage on `listener` until `shutdown` completes.

@@ -36,7 +36,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::server::{harden, serve_and_flush};
 use bookinfo_core::trace::Tracing;
 use tokio::net::TcpListener;
 
@@ -94,7 +94,7 @@ impl AppState {
 pub fn app(state: AppState) -> axum::Router {
     let metrics = state.inner.metrics.clone();
     let tracing = state.inner.tracing.clone();
-    harden_traced(routes::router(state), metrics, tracing)
+    harden(routes::router(state), metrics, tracing)
 }
 
 /// Serve until `shutdown` completes, then drain in-flight requests.

@@ -21,7 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bookinfo_core::server::{harden_traced, serve_and_flush};
+use bookinfo_core::server::{harden, serve_and_flush};
 use bookinfo_core::trace::Tracing;
 use bookinfo_core::{Forwarded, Metrics, Outbound};
 use tokio::net::TcpListener;
@@ -61,7 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/reviews/{product_id}", get(reviews))
         .route("/metrics", get(metrics_handler))
         .with_state(state);
-    harden_traced(router, metrics, tracing)
+    harden(router, metrics, tracing)
 }
 
 /// Serve the reviews service on `listener` until `shutdown` completes, then drain.

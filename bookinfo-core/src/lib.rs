@@ -12,6 +12,8 @@
 //! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
 //!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
+//! * [`instruments`]: a service's metrics and span export together, which build its client,
+//!   wrap its routes and serve them.
 //! * [`propagation`]: reading and writing trace context in every trace header format.
 //! * [`trace`]: participating mode — span export configured from `OTEL_*`, one SERVER span per
 //!   request, one CLIENT span per outbound attempt; pass-through mode when nothing is exported.
@@ -23,6 +25,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod headers;
+pub mod instruments;
 pub mod metrics;
 pub mod propagation;
 pub mod relay;
@@ -35,4 +38,5 @@ pub mod trace;
 pub use client::{Outbound, OutboundError};
 pub use config::{ConfigErrors, EnvReader, Lookup};
 pub use headers::{Forwarded, forwarded_headers};
+pub use instruments::Instruments;
 pub use metrics::Metrics;

@@ -96,22 +96,6 @@ where
     }
 }
 
-/// [`serve`] with the default grace period, then flush the service's spans: what every
-/// service's `run` does.
-pub async fn serve_and_flush<F>(
-    listener: TcpListener,
-    router: Router,
-    shutdown: F,
-    tracing: Tracing,
-) -> io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let result = serve(listener, router, shutdown, DEFAULT_GRACE).await;
-    tracing.shutdown().await;
-    result
-}
-
 /// Completes on SIGINT or SIGTERM (Ctrl-C, `docker stop`, Kubernetes pod deletion).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -1,7 +1,10 @@
 //! The shared server bootstrap on a real socket: JSON fallbacks, body limit, metrics, and a
 //! graceful shutdown that lets in-flight requests finish but not beyond the grace period.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -13,13 +16,6 @@ use bookinfo_core::trace::Tracing;
 fn router(metrics: Metrics) -> Router {
     let m = metrics.clone();
     let routes = Router::new()
-        .route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                "done"
-            }),
-        )
         .route("/echo", post(|body: String| async move { body }))
         .route("/metrics", get(move || async move { m.response() }));
     harden(routes, metrics, Tracing::pass_through())
@@ -73,12 +69,35 @@ async fn requests_are_counted_by_route_template() {
     server.stop().await.unwrap();
 }
 
+/// A `/slow` route that answers "done" after `delay`, and a signal that it has started.
+fn slow(delay: Duration) -> (Router, Arc<Notify>) {
+    let started = Arc::new(Notify::new());
+    let signal = started.clone();
+    let routes = Router::new().route(
+        "/slow",
+        get(move || {
+            let signal = signal.clone();
+            async move {
+                signal.notify_one();
+                tokio::time::sleep(delay).await;
+                "done"
+            }
+        }),
+    );
+    (
+        harden(routes, Metrics::new("t"), Tracing::pass_through()),
+        started,
+    )
+}
+
 #[tokio::test]
 async fn shutdown_drains_in_flight_requests() {
-    let server = spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_secs(5))).await;
+    let (router, started) = slow(Duration::from_millis(300));
+    let server = spawn(|l, s| serve(l, router, s, Duration::from_secs(5))).await;
     let url = server.url("/slow");
     let in_flight = tokio::spawn(async move { reqwest::get(url).await?.text().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Stop only once the handler runs, so the shutdown really lands mid-request.
+    started.notified().await;
     let addr = server.addr;
     server.stop().await.unwrap();
     assert_eq!(
@@ -94,16 +113,18 @@ async fn shutdown_drains_in_flight_requests() {
 
 #[tokio::test]
 async fn shutdown_gives_up_after_the_grace_period() {
-    let server =
-        spawn(|l, s| serve(l, router(Metrics::new("t")), s, Duration::from_millis(100))).await;
+    let (router, started) = slow(Duration::from_secs(30));
+    let server = spawn(|l, s| serve(l, router, s, Duration::from_millis(200))).await;
     let url = server.url("/slow");
-    let _in_flight = tokio::spawn(async move { reqwest::get(url).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
+    let in_flight = tokio::spawn(async move { reqwest::get(url).await });
+    started.notified().await;
+    let stopping = Instant::now();
     server.stop().await.unwrap();
+    let took = stopping.elapsed();
     assert!(
-        started.elapsed() < Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
+        took >= Duration::from_millis(200) && took < Duration::from_secs(5),
+        "waited the grace period, then gave up: {took:?}"
     );
+    // `serve` has returned, so `main` returns and the process exits, ending the stuck request.
+    in_flight.abort();
 }

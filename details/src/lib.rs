@@ -23,9 +23,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use bookinfo_core::server::{harden, serve_and_flush};
-use bookinfo_core::trace::Tracing;
-use bookinfo_core::{Forwarded, Metrics, Outbound};
+use bookinfo_core::{Forwarded, Instruments, Outbound};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -41,28 +39,25 @@ const ALLOW: &str = "GET,HEAD,OPTIONS,POST,PUT";
 pub struct AppState {
     config: Arc<Config>,
     client: Outbound,
-    metrics: Metrics,
-    tracing: Tracing,
+    instruments: Instruments,
 }
 
 impl AppState {
     /// Build the state once: metrics registry, span export and the pooled outbound client.
     /// Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> Self {
-        let metrics = Metrics::new("details");
-        let user_agent = concat!("bookinfo-details/", env!("CARGO_PKG_VERSION"));
+        let instruments = Instruments::start("details", &config.tracing);
         Self {
-            client: Outbound::new(metrics.clone(), user_agent),
-            tracing: Tracing::start(&config.tracing),
+            client: instruments.outbound(concat!("bookinfo-details/", env!("CARGO_PKG_VERSION"))),
             config: Arc::new(config),
-            metrics,
+            instruments,
         }
     }
 }
 
 /// The details routes, wrapped with the shared middleware.
 pub fn app(state: AppState) -> Router {
-    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let instruments = state.instruments.clone();
     let router = Router::new()
         .route("/health", mounted(health))
         .route("/health/", mounted(health))
@@ -72,7 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/details/{*rest}", mounted(details))
         .route("/metrics", get(metrics_handler))
         .with_state(state);
-    harden(router, metrics, tracing)
+    instruments.harden(router)
 }
 
 /// Serve the details service on `listener` until `shutdown` completes, then drain.
@@ -81,8 +76,8 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tracing = state.tracing.clone();
-    serve_and_flush(listener, app(state), shutdown, tracing).await
+    let instruments = state.instruments.clone();
+    instruments.serve(listener, app(state), shutdown).await
 }
 
 /// A handler mounted the WEBrick way: GET (and HEAD), POST and PUT run it, OPTIONS lists them,
@@ -134,5 +129,5 @@ async fn details(
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {
-    state.metrics.response()
+    state.instruments.metrics_response()
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookinfo_core::{Forwarded, Metrics, Outbound};
+use bookinfo_core::{Forwarded, Instruments, Outbound};
 use prometheus::{IntCounterVec, Opts};
 use serde_json::{Value, json};
 
@@ -67,7 +67,7 @@ struct Inner {
 }
 
 impl Backends {
-    pub fn new(config: &Config, metrics: &Metrics) -> Self {
+    pub fn new(config: &Config, instruments: &Instruments) -> Self {
         let results = IntCounterVec::new(
             Opts::new("request_result_total", "Results of requests"),
             &["destination_app", "response_code"],
@@ -75,12 +75,16 @@ impl Backends {
         .expect("constant metric options are valid");
         // Registration fails only if the name is already taken in this registry, which would
         // mean a second Backends for the same Metrics; the counter then still works, unexposed.
-        if let Err(e) = metrics.registry().register(Box::new(results.clone())) {
+        if let Err(e) = instruments
+            .metrics
+            .registry()
+            .register(Box::new(results.clone()))
+        {
             tracing::warn!(cause = %e, "request_result counter not registered");
         }
         Self {
             inner: Arc::new(Inner {
-                outbound: Outbound::new(metrics.clone(), "productpage"),
+                outbound: instruments.outbound("productpage"),
                 details_url: config.details_url.clone(),
                 reviews_url: config.reviews_url.clone(),
                 ratings_url: config.ratings_url.clone(),

@@ -28,9 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::Key;
 use bookinfo_core::headers::END_USER;
-use bookinfo_core::server::{harden, serve_and_flush};
-use bookinfo_core::trace::Tracing;
-use bookinfo_core::{Forwarded, Metrics};
+use bookinfo_core::{Forwarded, Instruments};
 use tokio::net::TcpListener;
 
 pub use backend::Backends;
@@ -45,9 +43,8 @@ pub const MAX_COOKIE_HEADER: usize = 8 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub config: std::sync::Arc<Config>,
-    pub metrics: Metrics,
+    pub instruments: Instruments,
     pub backends: Backends,
-    pub tracing: Tracing,
     key: Key,
 }
 
@@ -55,13 +52,12 @@ impl AppState {
     /// Build the state once: metrics, span export, the pooled backend client and the cookie
     /// key. Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> AppState {
-        let metrics = Metrics::new("productpage");
-        let backends = Backends::new(&config, &metrics);
+        let instruments = Instruments::start("productpage", &config.tracing);
+        let backends = Backends::new(&config, &instruments);
         let key = session::key(&config.session_secret);
         AppState {
-            tracing: Tracing::start(&config.tracing),
             config: std::sync::Arc::new(config),
-            metrics,
+            instruments,
             backends,
             key,
         }
@@ -76,7 +72,7 @@ impl FromRef<AppState> for Key {
 
 /// Every route of productpage, hardened with the shared middleware.
 pub fn app(state: AppState) -> Router {
-    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let instruments = state.instruments.clone();
     let router = Router::new()
         .route("/", get(pages::index))
         .route("/index.html", get(pages::index))
@@ -94,7 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/static/img/izzy.png", get(assets::avatar))
         .route_layer(middleware::from_fn(limit_cookie))
         .with_state(state);
-    harden(router, metrics, tracing)
+    instruments.harden(router)
 }
 
 /// Serve productpage on `listener` until `shutdown` completes.
@@ -103,8 +99,8 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tracing = state.tracing.clone();
-    serve_and_flush(listener, app(state), shutdown, tracing).await
+    let instruments = state.instruments.clone();
+    instruments.serve(listener, app(state), shutdown).await
 }
 
 /// What every backend call made while serving a request carries: the shared forwarding list
@@ -130,7 +126,7 @@ async fn health() -> Response {
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {
-    state.metrics.response()
+    state.instruments.metrics_response()
 }
 
 /// Reject oversized `Cookie` headers before anything parses them.

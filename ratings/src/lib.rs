@@ -35,9 +35,7 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
-use bookinfo_core::Metrics;
-use bookinfo_core::server::{harden, serve_and_flush};
-use bookinfo_core::trace::Tracing;
+use bookinfo_core::{Instruments, Metrics};
 use tokio::net::TcpListener;
 
 pub use config::{Config, DatabaseConfig, Version};
@@ -60,8 +58,7 @@ struct Inner {
     store: RatingsStore,
     /// Present only in `v2`; built once so requests share its connection pool.
     database: Option<Database>,
-    metrics: Metrics,
-    tracing: Tracing,
+    instruments: Instruments,
 }
 
 impl AppState {
@@ -79,22 +76,20 @@ impl AppState {
                 version: config.version,
                 store: RatingsStore::default(),
                 database,
-                metrics: Metrics::new("ratings"),
-                tracing: Tracing::start(&config.tracing),
+                instruments: Instruments::start("ratings", &config.tracing),
             }),
         }
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+        &self.inner.instruments.metrics
     }
 }
 
 /// The service's routes wrapped with the shared middleware.
 pub fn app(state: AppState) -> axum::Router {
-    let metrics = state.inner.metrics.clone();
-    let tracing = state.inner.tracing.clone();
-    harden(routes::router(state), metrics, tracing)
+    let instruments = state.inner.instruments.clone();
+    instruments.harden(routes::router(state))
 }
 
 /// Serve until `shutdown` completes, then drain in-flight requests.
@@ -103,6 +98,6 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tracing = state.inner.tracing.clone();
-    serve_and_flush(listener, app(state), shutdown, tracing).await
+    let instruments = state.inner.instruments.clone();
+    instruments.serve(listener, app(state), shutdown).await
 }

@@ -21,9 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bookinfo_core::server::{harden, serve_and_flush};
-use bookinfo_core::trace::Tracing;
-use bookinfo_core::{Forwarded, Metrics, Outbound};
+use bookinfo_core::{Forwarded, Instruments, Outbound};
 use tokio::net::TcpListener;
 
 use crate::body::{Answer, Rating};
@@ -35,33 +33,30 @@ pub use crate::error::ReviewsError;
 pub struct AppState {
     config: Arc<Config>,
     client: Outbound,
-    metrics: Metrics,
-    tracing: Tracing,
+    instruments: Instruments,
 }
 
 impl AppState {
     /// Build the state once: metrics registry and the pooled client for ratings.
     pub fn new(config: Config) -> Self {
-        let metrics = Metrics::new("reviews");
-        let user_agent = concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION"));
+        let instruments = Instruments::start("reviews", &config.tracing);
         Self {
-            client: Outbound::new(metrics.clone(), user_agent),
-            tracing: Tracing::start(&config.tracing),
+            client: instruments.outbound(concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION"))),
             config: Arc::new(config),
-            metrics,
+            instruments,
         }
     }
 }
 
 /// The reviews routes, wrapped with the shared middleware.
 pub fn app(state: AppState) -> Router {
-    let (metrics, tracing) = (state.metrics.clone(), state.tracing.clone());
+    let instruments = state.instruments.clone();
     let router = Router::new()
         .route("/health", get(health))
         .route("/reviews/{product_id}", get(reviews))
         .route("/metrics", get(metrics_handler))
         .with_state(state);
-    harden(router, metrics, tracing)
+    instruments.harden(router)
 }
 
 /// Serve the reviews service on `listener` until `shutdown` completes, then drain.
@@ -70,8 +65,8 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let tracing = state.tracing.clone();
-    serve_and_flush(listener, app(state), shutdown, tracing).await
+    let instruments = state.instruments.clone();
+    instruments.serve(listener, app(state), shutdown).await
 }
 
 /// Upstream's health body, with its space after the colon.
@@ -125,5 +120,5 @@ fn json_text(body: String) -> Response {
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {
-    state.metrics.response()
+    state.instruments.metrics_response()
 }

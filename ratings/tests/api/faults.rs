@@ -155,21 +155,22 @@ async fn until(start: Instant, at: Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unavailable_toggles_every_period() {
-    // 82, with a 1.5 s period instead of 60 s; checks happen mid-phase.
+    // 82, with a 3 s period instead of 60 s; checks happen mid-phase, 1.5 s from either edge,
+    // so a slow start on a loaded machine cannot move a check into the wrong phase.
     let start = Instant::now();
     let app = spawn_app(&[
         ("SERVICE_VERSION", "v-unavailable"),
-        ("RATINGS_FAULT_PERIOD_SECONDS", "1.5"),
+        ("RATINGS_FAULT_PERIOD_SECONDS", "3"),
     ])
     .await;
     get(&app, "/ratings/0")
         .await
         .assert_json(200, &default_ratings(0));
-    until(start, Duration::from_millis(2250)).await;
+    until(start, Duration::from_millis(4500)).await;
     get(&app, "/ratings/0").await.assert_json(503, UNAVAILABLE);
     // Only GETs are affected, and the service stays healthy.
     get(&app, "/health").await.assert_json(200, HEALTHY);
-    until(start, Duration::from_millis(3750)).await;
+    until(start, Duration::from_millis(7500)).await;
     get(&app, "/ratings/0")
         .await
         .assert_json(200, &default_ratings(0));
@@ -177,21 +178,21 @@ async fn unavailable_toggles_every_period() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unhealthy_toggles_gets_and_health_together() {
-    // 83, with a 1.5 s period instead of 900 s.
+    // 83, with a 3 s period instead of 900 s.
     let start = Instant::now();
     let app = spawn_app(&[
         ("SERVICE_VERSION", "v-unhealthy"),
-        ("RATINGS_FAULT_PERIOD_SECONDS", "1.5"),
+        ("RATINGS_FAULT_PERIOD_SECONDS", "3"),
     ])
     .await;
     get(&app, "/ratings/0")
         .await
         .assert_json(200, &default_ratings(0));
     get(&app, "/health").await.assert_json(200, HEALTHY);
-    until(start, Duration::from_millis(2250)).await;
+    until(start, Duration::from_millis(4500)).await;
     get(&app, "/ratings/0").await.assert_json(503, UNAVAILABLE);
     get(&app, "/health").await.assert_json(500, UNHEALTHY);
-    until(start, Duration::from_millis(3750)).await;
+    until(start, Duration::from_millis(7500)).await;
     get(&app, "/ratings/0")
         .await
         .assert_json(200, &default_ratings(0));

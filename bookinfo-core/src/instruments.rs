@@ -1,0 +1,67 @@
+//! What every service carries to be observable: its metrics registry and its span export.
+//!
+//! Each service's state holds one [`Instruments`]; from it the service builds its outbound
+//! client, wraps its routes ([`Instruments::harden`]) and serves them
+//! ([`Instruments::serve`]: drain, then flush spans). Keeping the two together means no service
+//! can wire metrics without tracing, or forget to flush on the way out.
+
+use std::future::Future;
+use std::io;
+
+use axum::Router;
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+use crate::client::Outbound;
+use crate::metrics::Metrics;
+use crate::server::{self, DEFAULT_GRACE};
+use crate::trace::{Tracing, TracingConfig};
+
+/// A service's metrics and tracing; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Instruments {
+    pub metrics: Metrics,
+    pub tracing: Tracing,
+}
+
+impl Instruments {
+    /// A metrics registry labelled `service`, and span export as `tracing` configures it.
+    /// Call it inside the Tokio runtime (span export may start background work).
+    pub fn start(service: &str, tracing: &TracingConfig) -> Self {
+        Self {
+            metrics: Metrics::new(service),
+            tracing: Tracing::start(tracing),
+        }
+    }
+
+    /// The service's outbound client, recording into these metrics.
+    pub fn outbound(&self, user_agent: &str) -> Outbound {
+        Outbound::new(self.metrics.clone(), user_agent)
+    }
+
+    /// `routes` with the shared middleware (see [`server::harden`]).
+    pub fn harden(&self, routes: Router) -> Router {
+        server::harden(routes, self.metrics.clone(), self.tracing.clone())
+    }
+
+    /// The `/metrics` response.
+    pub fn metrics_response(&self) -> Response {
+        self.metrics.response()
+    }
+
+    /// Serve `router` until `shutdown` completes, drain for at most [`DEFAULT_GRACE`], then
+    /// flush buffered spans.
+    pub async fn serve<F>(
+        self,
+        listener: TcpListener,
+        router: Router,
+        shutdown: F,
+    ) -> io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let result = server::serve(listener, router, shutdown, DEFAULT_GRACE).await;
+        self.tracing.shutdown().await;
+        result
+    }
+}

@@ -1,6 +1,7 @@
 //! Test support shared by every crate's tests (feature `testing`).
 //!
 //! * [`spawn`] starts a service's real `run` on a loopback port-0 listener and stops it again.
+//! * [`probe`] holds the header-forwarding probe every service's tests send.
 //! * [`FakeServer`] is a small real HTTP server standing in for a downstream (a backend service,
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
@@ -250,4 +251,102 @@ async fn record(State(state): State<FakeState>, req: Request) -> Response {
         resp.headers_mut().remove(header::CONTENT_TYPE);
     }
     resp
+}
+
+/// A probe for header forwarding: every header the issue says a service forwards (upstream's
+/// list plus the formats upstream forgot), written out here from the specification rather
+/// than taken from [`crate::headers::FORWARDED`], and headers that must never pass.
+pub mod probe {
+    use super::Recorded;
+
+    /// Every header the services forward, with a sample value.
+    pub const FORWARDED: &[(&str, &str)] = &[
+        ("x-request-id", "r1"),
+        ("x-ot-span-context", "ctx"),
+        ("x-datadog-trace-id", "1"),
+        ("x-datadog-parent-id", "2"),
+        ("x-datadog-sampling-priority", "1"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        ("tracestate", "a=1"),
+        (
+            "x-cloud-trace-context",
+            "105445aa7843bc8bf206b12000100000/1;o=1",
+        ),
+        ("grpc-trace-bin", "AAA="),
+        ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+        ("x-b3-spanid", "e457b5a2e4d86bd1"),
+        ("x-b3-parentspanid", "05e3ac9a4f6e3b90"),
+        ("x-b3-sampled", "1"),
+        ("x-b3-flags", "1"),
+        ("sw8", "1-abc"),
+        ("end-user", "jason"),
+        ("user-agent", "test-agent/1"),
+        ("cookie", "session=s1"),
+        ("authorization", "Bearer t"),
+        ("jwt", "j"),
+        ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"),
+        ("baggage", "k=v"),
+        ("uber-trace-id", "1:2:0:1"),
+        ("uberctx-user", "jason"),
+        ("ot-tracer-traceid", "1"),
+        ("ot-baggage-k", "v"),
+        ("x-datadog-origin", "synthetics"),
+        ("x-datadog-tags", "_dd.p.dm=-0"),
+        ("sw8-correlation", "a"),
+        ("sw8-x", "0"),
+        (
+            "x-amzn-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+        ),
+        ("x-client-trace-id", "c1"),
+    ];
+
+    /// Headers that must never be forwarded.
+    pub const NOT_FORWARDED: &[(&str, &str)] = &[
+        ("x-envoy-attempt-count", "1"),
+        ("x-envoy-peer-metadata", "abc"),
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "for=1.2.3.4"),
+        ("foo", "bar"),
+        ("proxy-authorization", "Basic x"),
+        ("x-b3", "nope"),
+    ];
+
+    /// Every probe header in sending order: the forwarded ones, the forbidden ones, and a
+    /// second `tracestate` field (repeated headers must be kept, in order).
+    pub fn sent() -> impl Iterator<Item = (&'static str, &'static str)> {
+        FORWARDED
+            .iter()
+            .chain(NOT_FORWARDED)
+            .copied()
+            .chain([("tracestate", "b=2")])
+    }
+
+    /// `seen` carries exactly the forwarded headers, values verbatim, both `tracestate` fields
+    /// in order, plus the names in `also` (what the HTTP client adds itself, e.g. `host`).
+    pub fn assert_forwarded_exactly(seen: &Recorded, also: &[&str]) {
+        let arrived: std::collections::BTreeSet<&str> =
+            seen.headers.keys().map(|k| k.as_str()).collect();
+        let expected: std::collections::BTreeSet<&str> = FORWARDED
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(also.iter().copied())
+            .collect();
+        assert_eq!(arrived, expected, "forwarded header names");
+        for (name, value) in FORWARDED {
+            if *name != "tracestate" {
+                assert_eq!(seen.header(name), Some(*value), "{name}");
+            }
+        }
+        let tracestate: Vec<_> = seen.headers.get_all("tracestate").iter().collect();
+        assert_eq!(
+            tracestate,
+            ["a=1", "b=2"],
+            "repeated tracestate kept in order"
+        );
+    }
 }

@@ -567,3 +567,39 @@ async fn two_hundred_concurrent_requests_make_two_hundred_trees() {
     }
     stack.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn traces_started_for_64_bit_formats_use_64_bit_ids() {
+    // A Lightstep-era Envoy reads only `x-ot-span-context`, which has room for 64 bits: a trace
+    // we start must fit, or the next hop would report the low half as another trace.
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(
+        participating(&collector),
+        &[("OTEL_PROPAGATORS", "xot")],
+    ))
+    .await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(7, WAIT).await;
+    assert_tree(&spans, APP_TREE);
+    assert!(
+        spans[0].trace_id <= u128::from(u64::MAX),
+        "{:032x}",
+        spans[0].trace_id
+    );
+    stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn spans_are_flushed_on_graceful_shutdown() {
+    let collector = Collector::start().await.unwrap();
+    let mut env = participating(&collector);
+    // Batches would wait a minute; only the shutdown flush can deliver them in time.
+    env.retain(|(k, _)| k != "OTEL_BSP_SCHEDULE_DELAY");
+    let stack = no_mesh_stack(with(env, &[("OTEL_BSP_SCHEDULE_DELAY", "60000")])).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(collector.spans().is_empty(), "still batched");
+    stack.stop().await.unwrap();
+    let spans = collector.wait_for(7, Duration::from_secs(2)).await;
+    assert_tree(&spans, APP_TREE);
+}

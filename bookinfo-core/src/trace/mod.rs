@@ -28,15 +28,15 @@ use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer,
-    SdkTracerProvider, ShouldSample, SpanExporter,
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler,
+    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, SpanExporter,
 };
 
 pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
 pub use server::RequestTrace;
 
-use crate::propagation::Propagation;
+use crate::propagation::{Format, FormatSet, Propagation};
 
 /// The tracing handle of one service; cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -126,11 +126,15 @@ impl Tracing {
         } else {
             root
         });
-        let provider = SdkTracerProvider::builder()
+        let mut builder = SdkTracerProvider::builder()
             .with_span_processor(processor)
             .with_resource(resource)
-            .with_sampler(sampler)
-            .build();
+            .with_sampler(sampler);
+        if only_64bit_formats(propagation.inject_default()) {
+            // New traces must fit the only formats we would write them in.
+            builder = builder.with_id_generator(NarrowTraceIds::default());
+        }
+        let provider = builder.build();
         let tracer = provider.tracer("bookinfo");
         tracing::info!(exporter = ?exporter, "participating in traces: own spans are created and exported");
         Self {
@@ -160,6 +164,36 @@ impl Tracing {
             Ok(Ok(Err(e))) => tracing::warn!(cause = %e, "span exporter shutdown failed"),
             Ok(Err(_)) | Err(_) => tracing::warn!("span exporter did not shut down in time"),
         }
+    }
+}
+
+/// Whether every format in `formats` carries only 64-bit trace ids (`x-ot-span-context`,
+/// `ot-tracer-*`), so that traces started here must use 64-bit ids: a 128-bit id would be cut to
+/// its low half on the wire, and the next hop would report a different trace.
+fn only_64bit_formats(formats: FormatSet) -> bool {
+    !formats.is_empty()
+        && formats
+            .iter()
+            .all(|f| matches!(f, Format::OtSpanContext | Format::OtTrace))
+}
+
+/// Random ids with the high half of every trace id zero (see [`only_64bit_formats`]).
+#[derive(Debug, Default)]
+struct NarrowTraceIds(RandomIdGenerator);
+
+impl IdGenerator for NarrowTraceIds {
+    fn new_trace_id(&self) -> TraceId {
+        loop {
+            let wide = u128::from_be_bytes(self.0.new_trace_id().to_bytes());
+            let narrow = wide & u128::from(u64::MAX);
+            if narrow != 0 {
+                return TraceId::from(narrow);
+            }
+        }
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
     }
 }
 

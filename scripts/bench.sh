@@ -13,7 +13,7 @@ duration=${1:-15s}
 conns=64
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-cargo build --release --quiet -p details -p reviews -p ratings -p productpage -p bookinfo-tracecheck
+cargo build --release --quiet --bins
 bin=target/release
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -56,8 +56,18 @@ echo "RSS after the runs: details $(rss "${pids[0]}"), ratings $(rss "${pids[1]}
 cleanup; pids=()
 
 echo "== participating mode (OTLP export to a local collector, 100 % sampling)"
-RUST_LOG=warn "$bin/bookinfo-tracecheck" --listen 127.0.0.1:19190 --discard >/dev/null 2>&1 & pids+=($!)
-sleep 0.5
-start_stack OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190
+# The collector shares the two cores with the services, so this slightly overstates the cost.
+"$bin/bookinfo-tracecheck" --port 19190 --query-port 19191 2>/dev/null & pids+=($!)
+wait_up http://127.0.0.1:19191/healthz
+start_stack OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190 OTEL_BSP_SCHEDULE_DELAY=1000
 run "GET /productpage (participating)" http://127.0.0.1:19180/productpage
 echo "RSS after the run: details $(rss "${pids[1]}"), ratings $(rss "${pids[2]}"), reviews $(rss "${pids[3]}"), productpage $(rss "${pids[4]}")"
+echo "collector: $(curl -fsS http://127.0.0.1:19191/traces | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["spans"], "spans in", len(d["traces"]), "traces,", sum(1 for t in d["traces"] if t["violations"]), "incomplete")')"
+cleanup; pids=()
+
+echo "== the all-in-one local run (one process), reviews v2"
+RUST_LOG=warn "$bin/bookinfo" --reviews v2 --port 19280 --backend-port-base 19281 >/dev/null & pids+=($!)
+wait_up http://127.0.0.1:19280/health
+run "GET /productpage (bookinfo --reviews v2)" http://127.0.0.1:19280/productpage
+run "GET /api/v1/products/0/reviews (bookinfo)" http://127.0.0.1:19280/api/v1/products/0/reviews
+echo "RSS of the whole process after the runs: $(rss "${pids[0]}")"

@@ -29,6 +29,29 @@ use crate::telemetry::{self, TelemetryConfig};
 /// The shutdown future handed to a service's `run`.
 pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// Start the Tokio runtime and logging, then run `main` to completion: the shared beginning of
+/// every binary (`name` prefixes the one error that can come before logging exists).
+pub fn with_runtime(
+    name: &str,
+    telemetry_config: &TelemetryConfig,
+    main: impl Future<Output = ExitCode>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _telemetry = telemetry::init(telemetry_config);
+        main.await
+    })
+}
+
 /// The whole life of a service binary: telemetry, configuration (every error reported before
 /// binding), bind on the port from the command line, serve until SIGINT/SIGTERM, drain, exit.
 pub fn launch<C, Fut>(
@@ -58,18 +81,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{service}: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = telemetry::init(&telemetry_config);
+    with_runtime(service, &telemetry_config, async move {
         let listener = match crate::server::bind(port) {
             Ok(l) => l,
             Err(e) => {

@@ -9,9 +9,10 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use bookinfo_core::cli::with_runtime;
 use bookinfo_core::config::ProcessEnv;
 use bookinfo_core::server::shutdown_signal;
-use bookinfo_core::telemetry::{self, TelemetryConfig};
+use bookinfo_core::telemetry::TelemetryConfig;
 use bookinfo_launcher::{ReviewsChoice, Stack, StackOptions};
 use clap::Parser;
 
@@ -40,18 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("bookinfo: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let _telemetry = telemetry::init(&telemetry_config);
+    with_runtime("bookinfo", &telemetry_config, async move {
         let options = StackOptions {
             reviews: args.reviews,
             productpage_addr: SocketAddr::from((Ipv6Addr::UNSPECIFIED, args.port)),

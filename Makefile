@@ -17,3 +17,12 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Container images and the docker compose stack, tested against the local Docker engine
+# (builds a Debian base with debootstrap; skips loudly when no engine is reachable).
+images:
+	bash docker/test-compose.sh
+
+# Load test on loopback (wrk): requests/s, latency and memory per service.
+bench:
+	bash scripts/bench.sh

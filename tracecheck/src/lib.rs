@@ -9,9 +9,12 @@
 //! * [`tree`] checks the "complete trace tree" rules (one trace id, exactly one root, no orphan,
 //!   no duplicate span id, children inside their parent) and renders the tree as indented text
 //!   so a test can compare it with the tree it expects.
+//! * [`query`] serves a collector's traces, checked and rendered, as JSON over HTTP (the
+//!   `bookinfo-tracecheck` binary, the trace backend of the compose CI test).
 
 pub mod collector;
 pub mod mesh;
+pub mod query;
 pub mod span;
 pub mod tree;
 

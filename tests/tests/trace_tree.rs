@@ -603,3 +603,26 @@ async fn spans_are_flushed_on_graceful_shutdown() {
     let spans = collector.wait_for(7, Duration::from_secs(2)).await;
     assert_tree(&spans, APP_TREE);
 }
+
+#[tokio::test]
+async fn zipkin_exporter_reports_the_same_tree() {
+    // Istio's default provider is Zipkin: the services can report straight to it.
+    let collector = Collector::start().await.unwrap();
+    let env = with(
+        vec![
+            ("OTEL_TRACES_EXPORTER".into(), "zipkin".into()),
+            (
+                "OTEL_EXPORTER_ZIPKIN_ENDPOINT".into(),
+                collector.zipkin_endpoint(),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
+        ],
+        &[],
+    );
+    let stack = no_mesh_stack(env).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(7, WAIT).await;
+    assert_tree(&spans, APP_TREE);
+    assert!(spans.iter().all(|s| s.source == "zipkin"));
+    stack.stop().await.unwrap();
+}

@@ -282,7 +282,9 @@ async fn zipkin(State(store): State<Arc<Store>>, body: Bytes) -> Response {
         };
         let parent_id = match z.parent_id.as_deref() {
             None | Some("") => None,
+            // Zipkin reads an all-zero parent as "no parent".
             Some(p) => match parse_span_id(p) {
+                Some(0) => None,
                 Some(p) => Some(p),
                 None => return reject(&store, format!("zipkin: bad parent id {p}")),
             },

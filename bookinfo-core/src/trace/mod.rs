@@ -10,6 +10,7 @@
 //!   extracted context, and keeps it in the request as a [`RequestTrace`].
 //! * [`client`]: one CLIENT span per outbound attempt, explicitly parented on the server span,
 //!   whose context is what gets injected downstream.
+//! * [`zipkin`]: the Zipkin v2 exporter (OTLP comes from `opentelemetry-otlp`).
 //!
 //! The header formats themselves live in [`crate::propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
@@ -17,6 +18,7 @@
 pub mod client;
 pub mod config;
 pub mod server;
+pub mod zipkin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,11 +91,10 @@ impl Tracing {
                 .map(|e| batch(e, config.batch_delay))
                 .map_err(|e| e.to_string()),
             #[allow(deprecated)] // Still Istio's default provider's wire format.
-            Exporter::Zipkin { endpoint } => opentelemetry_zipkin::ZipkinExporter::builder()
-                .with_collector_endpoint(endpoint)
-                .build()
-                .map(|e| batch(e, config.batch_delay))
-                .map_err(|e| e.to_string()),
+            Exporter::Zipkin { endpoint } => Ok(batch(
+                zipkin::ZipkinExporter::new(endpoint, config.export_timeout),
+                config.batch_delay,
+            )),
         };
         let processor = match built {
             Ok(p) => p,

@@ -1,0 +1,135 @@
+//! A Zipkin v2 JSON span exporter.
+//!
+//! Written here rather than taken from `opentelemetry-zipkin` because that crate (deprecated
+//! since 0.32) sends every span without `localEndpoint.serviceName` and with an all-zero
+//! `parentId` on roots: in Zipkin — Istio's default tracing backend — every BookInfo span would
+//! belong to an unnamed service. The format is small: one JSON array of spans per batch, posted
+//! to `/api/v2/spans` (<https://zipkin.io/zipkin-api/#/default/post_spans>).
+//!
+//! The batch span processor calls [`SpanExporter::export`] on its own thread, outside any Tokio
+//! runtime, so a blocking HTTP client is the right tool; it is created there, on first use.
+
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::{Key, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use serde_json::{Map, Value as Json, json};
+
+/// Exports spans to a Zipkin v2 collector.
+#[derive(Debug)]
+pub struct ZipkinExporter {
+    endpoint: String,
+    timeout: Duration,
+    service: String,
+    /// Resource attributes other than `service.name`, sent as tags on every span.
+    resource_tags: Vec<(String, String)>,
+    client: OnceLock<reqwest::blocking::Client>,
+}
+
+impl ZipkinExporter {
+    /// `endpoint` is the full URL, e.g. `http://zipkin.istio-system:9411/api/v2/spans`.
+    pub fn new(endpoint: &str, timeout: Duration) -> Self {
+        Self {
+            endpoint: endpoint.to_owned(),
+            timeout,
+            service: "unknown_service".to_owned(),
+            resource_tags: Vec::new(),
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> &reqwest::blocking::Client {
+        self.client.get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .timeout(self.timeout)
+                .build()
+                .unwrap_or_default()
+        })
+    }
+
+    /// One span in Zipkin's v2 model.
+    pub fn span_json(&self, span: &SpanData) -> Json {
+        let micros = |t: std::time::SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        };
+        let start = micros(span.start_time);
+        let duration = micros(span.end_time).saturating_sub(start).max(1);
+        let mut tags = Map::new();
+        for (k, v) in &self.resource_tags {
+            tags.insert(k.clone(), Json::String(v.clone()));
+        }
+        for kv in &span.attributes {
+            tags.insert(kv.key.to_string(), Json::String(value_text(&kv.value)));
+        }
+        if let Status::Error { description } = &span.status {
+            tags.insert("otel.status_code".into(), "ERROR".into());
+            tags.insert("error".into(), Json::String(description.to_string()));
+        }
+        let mut out = json!({
+            "traceId": span.span_context.trace_id().to_string(),
+            "id": span.span_context.span_id().to_string(),
+            "name": span.name,
+            "timestamp": start,
+            "duration": duration,
+            "localEndpoint": { "serviceName": self.service },
+            "tags": tags,
+        });
+        if span.parent_span_id != opentelemetry::trace::SpanId::INVALID {
+            out["parentId"] = Json::String(span.parent_span_id.to_string());
+        }
+        let kind = match span.span_kind {
+            SpanKind::Server => Some("SERVER"),
+            SpanKind::Client => Some("CLIENT"),
+            SpanKind::Producer => Some("PRODUCER"),
+            SpanKind::Consumer => Some("CONSUMER"),
+            SpanKind::Internal => None,
+        };
+        if let Some(kind) = kind {
+            out["kind"] = kind.into();
+        }
+        out
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl SpanExporter for ZipkinExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans: Vec<Json> = batch.iter().map(|s| self.span_json(s)).collect();
+        let sent = self.client().post(&self.endpoint).json(&spans).send();
+        match sent {
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(OTelSdkError::InternalFailure(format!(
+                "Zipkin collector at {} answered {}",
+                self.endpoint,
+                resp.status()
+            ))),
+            Err(e) => Err(OTelSdkError::InternalFailure(format!(
+                "cannot reach the Zipkin collector at {}: {e}",
+                self.endpoint
+            ))),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        let service = Key::from_static_str("service.name");
+        if let Some(name) = resource.get(&service) {
+            self.service = value_text(&name);
+        }
+        self.resource_tags = resource
+            .iter()
+            .filter(|(k, _)| **k != service)
+            .map(|(k, v)| (k.to_string(), value_text(v)))
+            .collect();
+    }
+}

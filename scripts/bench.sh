@@ -23,13 +23,14 @@ trap cleanup EXIT
 wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
 
 start_stack() { # $1: extra env assignments (participating mode) or empty
-  local extra=("$@")
+  local extra=("$@") first=${#pids[@]}
   env "${extra[@]}" RUST_LOG=warn "$bin/details" 19181 & pids+=($!)
   env "${extra[@]}" RUST_LOG=warn "$bin/ratings" 19182 & pids+=($!)
   env "${extra[@]}" RUST_LOG=warn ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "$bin/reviews" 19183 & pids+=($!)
   env "${extra[@]}" RUST_LOG=warn DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
       RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "$bin/productpage" 19180 & pids+=($!)
   for port in 19181 19182 19183 19180; do wait_up "http://127.0.0.1:$port/health"; done
+  svc=("${pids[@]:$first:4}")
 }
 
 run() { # $1: label, $2: url
@@ -41,6 +42,22 @@ run() { # $1: label, $2: url
     "$(awk '$1=="99%" {print $2}' <<<"$out")"
   if grep -q "Non-2xx" <<<"$out"; then grep "Non-2xx" <<<"$out"; fi
 }
+
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system CPU of a process, in 10 ms ticks
+
+cost() { # CPU time per GET /productpage, per service: robust where throughput is noisy
+  local before=() n out i=0 p t
+  for p in "${svc[@]}"; do before+=("$(ticks "$p")"); done
+  n=$(wrk -t1 -c8 -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+  out="CPU per GET /productpage ($n requests at 8 connections):"
+  for p in "${svc[@]}"; do
+    t=$(( ($(ticks "$p") - ${before[$i]}) * 10000 ))
+    out="$out ${names[$i]} $((t / n)) us"
+    i=$((i + 1))
+  done
+  echo "$out"
+}
+names=(details ratings reviews productpage)
 
 rss() { # pid -> MiB
   awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"
@@ -54,30 +71,18 @@ run "GET /reviews/0 (v2, calls ratings)" http://127.0.0.1:19183/reviews/0
 run "GET /api/v1/products/0/reviews" http://127.0.0.1:19180/api/v1/products/0/reviews
 run "GET /productpage" http://127.0.0.1:19180/productpage
 echo "RSS after the runs: details $(rss "${pids[0]}"), ratings $(rss "${pids[1]}"), reviews $(rss "${pids[2]}"), productpage $(rss "${pids[3]}")"
+cost
 cleanup; pids=()
 
 echo "== participating mode (OTLP export, 100 % sampling)"
-# The sink accepts OTLP batches and throws them away, so what is measured is the services' own
-# cost (spans, header injection, protobuf encoding, export), not a collector's.
-python3 - <<'PY' & pids+=($!)
-import http.server
-class Sink(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.send_header("content-length", "0")
-        self.end_headers()
-    def do_GET(self):
-        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", 19190), Sink).serve_forever()
-PY
-wait_up http://127.0.0.1:19190/
+# The sink accepts OTLP batches and throws them away unread, so what is measured is the
+# services' own cost (spans, header injection, protobuf encoding, export), not a backend's.
+"$bin/bookinfo-tracecheck" --discard --port 19190 --query-port 19191 2>/dev/null & pids+=($!)
+wait_up http://127.0.0.1:19191/healthz
 start_stack OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190
 run "GET /productpage (participating)" http://127.0.0.1:19180/productpage
 echo "RSS after the run: details $(rss "${pids[1]}"), ratings $(rss "${pids[2]}"), reviews $(rss "${pids[3]}"), productpage $(rss "${pids[4]}")"
+cost
 cleanup; pids=()
 
 echo "== the all-in-one local run (one process), reviews v2"

@@ -27,6 +27,10 @@ struct Args {
     /// Port for the query API (`GET /traces`, `DELETE /traces`, `GET /healthz`).
     #[arg(long, default_value_t = 16686)]
     query_port: u16,
+    /// Accept spans and throw them away unread: a sink for load tests, so that what is
+    /// measured is the services' cost of exporting, not the backend's cost of storing.
+    #[arg(long)]
+    discard: bool,
 }
 
 #[tokio::main]
@@ -43,6 +47,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.discard {
+        return discard(receivers, queries).await;
+    }
     let collector = match Collector::start_on(receivers) {
         Ok(c) => Arc::new(c),
         Err(err) => {
@@ -61,6 +68,30 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bookinfo-tracecheck: query server failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serve `200` to every span upload without reading it, and `/healthz` on the query port.
+async fn discard(receivers: tokio::net::TcpListener, queries: tokio::net::TcpListener) -> ExitCode {
+    use axum::Router;
+    use axum::routing::{get, post};
+    let sink = Router::new()
+        .route("/v1/traces", post(|| async { "" }))
+        .route(
+            "/api/v2/spans",
+            post(|| async { axum::http::StatusCode::ACCEPTED }),
+        );
+    let health = Router::new().route("/healthz", get(|| async { "ok" }));
+    let served = tokio::try_join!(
+        axum::serve(receivers, sink).with_graceful_shutdown(shutdown_signal()),
+        axum::serve(queries, health).with_graceful_shutdown(shutdown_signal()),
+    );
+    match served {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bookinfo-tracecheck: {err}");
             ExitCode::FAILURE
         }
     }

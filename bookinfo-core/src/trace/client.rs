@@ -33,9 +33,8 @@ impl RequestTrace {
         attempt: u32,
     ) -> ClientSpan {
         let mut attributes = vec![
-            KeyValue::new("http.request.method", method.to_owned()),
+            KeyValue::new("http.request.method", super::server::method_value(method)),
             KeyValue::new("url.full", url.to_owned()),
-            KeyValue::new("peer.service", destination.to_owned()),
         ];
         if let Ok(uri) = url.parse::<http::Uri>() {
             if let Some(host) = uri.host() {

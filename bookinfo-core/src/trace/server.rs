@@ -64,6 +64,20 @@ fn root_keeps(root: RootSampler, trace_id: u128) -> bool {
     }
 }
 
+/// The method as an attribute value, without allocating for the common ones.
+pub(super) fn method_value(method: &str) -> opentelemetry::Value {
+    match method {
+        "GET" => "GET".into(),
+        "POST" => "POST".into(),
+        "PUT" => "PUT".into(),
+        "DELETE" => "DELETE".into(),
+        "HEAD" => "HEAD".into(),
+        "OPTIONS" => "OPTIONS".into(),
+        "PATCH" => "PATCH".into(),
+        other => other.to_owned().into(),
+    }
+}
+
 /// The remote parent as OpenTelemetry sees it, with the decision already settled.
 fn remote_parent(ctx: &TraceContext, sampled: bool) -> Context {
     let flags = if sampled {
@@ -98,22 +112,17 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         tracing::debug!(malformed = ?extracted.malformed, "ignoring malformed trace headers");
     }
 
+    // Few, useful attributes: every one is allocated, recorded and encoded for every request.
     let mut attributes = vec![
-        KeyValue::new("http.request.method", method.clone()),
+        KeyValue::new("http.request.method", method_value(&method)),
         KeyValue::new("url.path", req.uri().path().to_owned()),
-        KeyValue::new("url.scheme", "http"),
     ];
-    if let Some(q) = req.uri().query() {
-        attributes.push(KeyValue::new("url.query", q.to_owned()));
-    }
-    for (header, key) in [
-        ("x-request-id", "guid:x-request-id"),
-        ("user-agent", "user_agent.original"),
-        ("host", "server.address"),
-    ] {
-        if let Some(v) = req.headers().get(header).and_then(|v| v.to_str().ok()) {
-            attributes.push(KeyValue::new(key, v.to_owned()));
-        }
+    if let Some(guid) = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        attributes.push(KeyValue::new("guid:x-request-id", guid.to_owned()));
     }
     if let Some(route) = &route {
         attributes.push(KeyValue::new("http.route", route.clone()));
@@ -155,10 +164,15 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         debug,
         tracer: p.tracer.clone(),
     };
-    let (trace_id, span_id) = trace.ids();
+    // Log lines carry the ids; formatting them is skipped when nothing would be logged.
+    let log_span = if tracing::enabled!(tracing::Level::INFO) {
+        let (trace_id, span_id) = trace.ids();
+        tracing::info_span!("request", %trace_id, %span_id)
+    } else {
+        tracing::Span::none()
+    };
     req.extensions_mut().insert(trace);
 
-    let log_span = tracing::info_span!("request", %trace_id, %span_id);
     let resp = next.run(req).instrument(log_span).await;
 
     let status = resp.status();

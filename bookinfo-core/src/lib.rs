@@ -21,11 +21,6 @@
 //! * [`telemetry`]: logging set-up (text or JSON lines).
 //! * `testing` (feature `testing`): port-0 spawning and a recording fake downstream for tests.
 
-/// mimalloc instead of the system allocator: every request allocates many small, short-lived
-/// buffers (headers, JSON, spans), which glibc's allocator handles markedly slower under load.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod cli;
 pub mod client;
 pub mod config;

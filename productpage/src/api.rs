@@ -4,11 +4,9 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::SignedCookieJar;
-use bookinfo_core::Forwarded;
 
 use crate::backend::Fetched;
-use crate::{AppState, outbound, product, pyjson, session};
+use crate::{AppState, Downstream, product, pyjson};
 
 /// `GET /api/v1/products`: no backend call.
 pub async fn products() -> Response {
@@ -19,10 +17,8 @@ pub async fn products() -> Response {
 pub async fn product(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    jar: SignedCookieJar,
-    forward: Forwarded,
+    Downstream(out): Downstream,
 ) -> Response {
-    let out = outbound(forward, session::user(&jar).as_deref());
     answer(state.backends.details(&id, &out).await)
 }
 
@@ -30,10 +26,8 @@ pub async fn product(
 pub async fn reviews(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    jar: SignedCookieJar,
-    forward: Forwarded,
+    Downstream(out): Downstream,
 ) -> Response {
-    let out = outbound(forward, session::user(&jar).as_deref());
     answer(state.backends.reviews(&id, &out).await)
 }
 
@@ -41,10 +35,8 @@ pub async fn reviews(
 pub async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    jar: SignedCookieJar,
-    forward: Forwarded,
+    Downstream(out): Downstream,
 ) -> Response {
-    let out = outbound(forward, session::user(&jar).as_deref());
     answer(state.backends.ratings(&id, &out).await)
 }
 

@@ -21,11 +21,12 @@ pub mod session;
 use std::future::Future;
 
 use axum::Router;
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::Key;
 use bookinfo_core::headers::END_USER;
 use bookinfo_core::{Forwarded, Instruments};
@@ -112,6 +113,24 @@ pub fn outbound(mut forward: Forwarded, user: Option<&str>) -> Forwarded {
         forward.headers.insert(END_USER, value);
     }
     forward
+}
+
+/// [`outbound`] as an extractor: what a handler passes to its backend calls, with `end-user`
+/// taken from the signed session cookie.
+#[derive(Debug, Clone)]
+pub struct Downstream(pub Forwarded);
+
+impl FromRequestParts<AppState> for Downstream {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = SignedCookieJar::from_request_parts(parts, state).await?;
+        let forward = Forwarded::from_request_parts(parts, state).await?;
+        Ok(Self(outbound(forward, session::user(&jar).as_deref())))
+    }
 }
 
 async fn health() -> Response {

@@ -9,13 +9,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::SignedCookieJar;
-use bookinfo_core::Forwarded;
 use serde_json::Value;
 
 use crate::backend::{DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE};
 use crate::error::Error;
 use crate::product::{DESCRIPTION_HTML, PRODUCT_ID, TITLE};
-use crate::{AppState, outbound, session};
+use crate::{AppState, Downstream, session};
 
 /// More filled stars than this are not drawn (upstream draws any number; a hostile backend
 /// could otherwise make the page arbitrarily large).
@@ -94,10 +93,9 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, Error>
 pub async fn product_page(
     State(state): State<AppState>,
     jar: SignedCookieJar,
-    forward: Forwarded,
+    Downstream(outbound): Downstream,
 ) -> Result<Response, Error> {
     let user = session::user(&jar);
-    let outbound = outbound(forward, user.as_deref());
     let backends = &state.backends;
     let details = backends.details(PRODUCT_ID, &outbound).await;
     backends

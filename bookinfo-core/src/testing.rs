@@ -84,6 +84,31 @@ where
     }
 }
 
+/// A test's `(name, value)` pairs as a configuration lookup.
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Send `req`; the answer's status, content type (`""` when it has none) and body.
+pub async fn fetch(req: reqwest::RequestBuilder) -> (u16, String, String) {
+    let resp = req.send().await.expect("the service answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map_or_else(String::new, |v| {
+            v.to_str().expect("a text content type").to_owned()
+        });
+    (
+        status,
+        content_type,
+        resp.text().await.expect("a text body"),
+    )
+}
+
 /// One request as the fake server saw it.
 #[derive(Debug, Clone)]
 pub struct Recorded {

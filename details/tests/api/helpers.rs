@@ -1,39 +1,18 @@
 //! Starting the details service on a loopback port with a given environment, and a client.
 
-use bookinfo_core::testing::{Spawned, spawn};
+pub use bookinfo_core::testing::fetch;
+use bookinfo_core::testing::{Spawned, env, spawn};
 use details::{AppState, Config};
 
-/// The details service, configured from `env` (not the process environment), on port 0.
-pub async fn spawn_app(env: &[(&str, &str)]) -> Spawned {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let config = Config::from_env(&env).expect("valid test configuration");
+/// The details service, configured from `vars` (not the process environment), on port 0.
+pub async fn spawn_app(vars: &[(&str, &str)]) -> Spawned {
+    let config = Config::from_env(&env(vars)).expect("valid test configuration");
     spawn(|listener, shutdown| details::run(listener, AppState::new(config), shutdown)).await
 }
 
 /// A client that sends exactly the headers a test gives it (no default user agent).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().expect("a test client")
-}
-
-/// The answer's status, content type and body.
-/// The content type is `""` when the answer has none.
-pub async fn fetch(req: reqwest::RequestBuilder) -> (u16, String, String) {
-    let resp = req.send().await.expect("the service answers");
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map_or_else(String::new, |v| {
-            v.to_str().expect("a text content type").to_owned()
-        });
-    (
-        status,
-        content_type,
-        resp.text().await.expect("a text body"),
-    )
 }
 
 /// The built-in book with the given id, as the spec writes it.

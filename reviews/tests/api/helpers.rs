@@ -1,15 +1,12 @@
 //! Starting the reviews service on a loopback port with a given environment, and a client.
 
-use bookinfo_core::testing::{FakeServer, Spawned, spawn};
+pub use bookinfo_core::testing::fetch;
+use bookinfo_core::testing::{FakeServer, Spawned, env, spawn};
 use reviews::{AppState, Config};
 
-/// The reviews service, configured from `env` (not the process environment), on port 0.
-pub async fn spawn_app(env: &[(&str, &str)]) -> Spawned {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let config = Config::from_env(&env).expect("valid test configuration");
+/// The reviews service, configured from `vars` (not the process environment), on port 0.
+pub async fn spawn_app(vars: &[(&str, &str)]) -> Spawned {
+    let config = Config::from_env(&env(vars)).expect("valid test configuration");
     spawn(|listener, shutdown| reviews::run(listener, AppState::new(config), shutdown)).await
 }
 
@@ -28,23 +25,6 @@ pub async fn spawn_with_ratings(ratings: &FakeServer, extra: &[(&str, &str)]) ->
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().expect("a test client")
-}
-
-/// The answer's status, content type (`""` when absent) and body.
-pub async fn fetch(req: reqwest::RequestBuilder) -> (u16, String, String) {
-    let resp = req.send().await.expect("the service answers");
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map_or_else(String::new, |v| {
-            v.to_str().expect("a text content type").to_owned()
-        });
-    (
-        status,
-        content_type,
-        resp.text().await.expect("a text body"),
-    )
 }
 
 pub const JSON: &str = "application/json";

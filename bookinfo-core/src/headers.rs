@@ -10,7 +10,6 @@
 //! coming from the local application.
 
 use http::HeaderMap;
-use http::header::HeaderName;
 
 /// Headers forwarded verbatim when present, in upstream's order followed by the formats
 /// upstream forgot (see `tracing.md` A.2 for what each one is).
@@ -86,16 +85,6 @@ pub struct Forwarded {
     pub trace: Option<crate::trace::RequestTrace>,
 }
 
-impl Forwarded {
-    /// The forwarded subset of `incoming`, with no trace (pass-through).
-    pub fn from_headers(incoming: &HeaderMap) -> Self {
-        Self {
-            headers: forwarded_headers(incoming),
-            trace: None,
-        }
-    }
-}
-
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
     type Rejection = std::convert::Infallible;
 
@@ -113,15 +102,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
     }
 }
 
-/// Parsed header name of [`END_USER`].
-pub fn end_user() -> HeaderName {
-    HeaderName::from_static(END_USER)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use http::header::HeaderName;
 
     #[test]
     fn list_is_lower_case_and_unique() {

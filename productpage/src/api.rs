@@ -17,7 +17,7 @@ pub async fn products() -> Response {
 pub async fn product(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream(out): Downstream,
+    Downstream { forward: out, .. }: Downstream,
 ) -> Response {
     answer(state.backends.details(&id, &out).await)
 }
@@ -26,7 +26,7 @@ pub async fn product(
 pub async fn reviews(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream(out): Downstream,
+    Downstream { forward: out, .. }: Downstream,
 ) -> Response {
     answer(state.backends.reviews(&id, &out).await)
 }
@@ -35,7 +35,7 @@ pub async fn reviews(
 pub async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream(out): Downstream,
+    Downstream { forward: out, .. }: Downstream,
 ) -> Response {
     answer(state.backends.ratings(&id, &out).await)
 }

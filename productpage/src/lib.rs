@@ -116,9 +116,12 @@ pub fn outbound(mut forward: Forwarded, user: Option<&str>) -> Forwarded {
 }
 
 /// [`outbound`] as an extractor: what a handler passes to its backend calls, with `end-user`
-/// taken from the signed session cookie.
+/// taken from the signed session cookie, and that user (read from the cookie once).
 #[derive(Debug, Clone)]
-pub struct Downstream(pub Forwarded);
+pub struct Downstream {
+    pub forward: Forwarded,
+    pub user: Option<String>,
+}
 
 impl FromRequestParts<AppState> for Downstream {
     type Rejection = std::convert::Infallible;
@@ -129,7 +132,11 @@ impl FromRequestParts<AppState> for Downstream {
     ) -> Result<Self, Self::Rejection> {
         let jar = SignedCookieJar::from_request_parts(parts, state).await?;
         let forward = Forwarded::from_request_parts(parts, state).await?;
-        Ok(Self(outbound(forward, session::user(&jar).as_deref())))
+        let user = session::user(&jar);
+        Ok(Self {
+            forward: outbound(forward, user.as_deref()),
+            user,
+        })
     }
 }
 

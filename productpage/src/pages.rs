@@ -8,13 +8,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum_extra::extract::SignedCookieJar;
 use serde_json::Value;
 
 use crate::backend::{DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE};
 use crate::error::Error;
 use crate::product::{DESCRIPTION_HTML, PRODUCT_ID, TITLE};
-use crate::{AppState, Downstream, session};
+use crate::{AppState, Downstream};
 
 /// More filled stars than this are not drawn (upstream draws any number; a hostile backend
 /// could otherwise make the page arbitrarily large).
@@ -92,10 +91,11 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, Error>
 /// `GET /productpage`: details, then (FLOOD_FACTOR extra calls, then) reviews; always 200.
 pub async fn product_page(
     State(state): State<AppState>,
-    jar: SignedCookieJar,
-    Downstream(outbound): Downstream,
+    Downstream {
+        forward: outbound,
+        user,
+    }: Downstream,
 ) -> Result<Response, Error> {
-    let user = session::user(&jar);
     let backends = &state.backends;
     let details = backends.details(PRODUCT_ID, &outbound).await;
     backends

@@ -38,11 +38,6 @@ impl RequestTrace {
         let sc = self.cx.span().span_context().clone();
         (sc.trace_id().to_string(), sc.span_id().to_string())
     }
-
-    /// Whether this request's spans are recorded and exported.
-    pub fn is_sampled(&self) -> bool {
-        self.cx.span().span_context().is_sampled()
-    }
 }
 
 /// Whether a ratio sampler keeps `trace_id` (the low 63 bits compared against the ratio, so

@@ -21,6 +21,9 @@ echo "BOOKINFO_TEST_MYSQL=${BOOKINFO_TEST_MYSQL:-<unset>}"
 status=0
 cargo test --workspace --no-fail-fast || status=$?
 
-# Kubernetes, Istio and Gateway API manifests, validated offline against real schemas.
+# Kubernetes, Istio and Gateway API manifests, validated offline against real schemas. The
+# validator's PyPI tools are installed first (a no-op when they already are), so this command
+# works on a new machine by itself.
+python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt || status=$?
 python3 -m pytest -q -p no:cacheprovider k8s/validate || status=$?
 exit $status

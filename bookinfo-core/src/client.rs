@@ -112,6 +112,7 @@ impl Outbound {
             .as_ref()
             .map(|t| t.client_span("GET", destination, url, attempt));
         if let Some(span) = &span {
+            headers.reserve(8); // the trace headers, without regrowing the map mid-insert
             span.inject(&mut headers);
         }
         let result = self
@@ -137,13 +138,15 @@ impl Outbound {
         timeout: Duration,
     ) -> Result<Response, OutboundError> {
         let started = Instant::now();
-        let result = self
-            .client
-            .request(method, url)
-            .headers(headers)
-            .timeout(timeout)
-            .send()
-            .await;
+        // The map is moved into the request, not merged header by header as `.headers()` does;
+        // the client's defaults (`user-agent`) are still added where absent.
+        let result = match self.client.request(method, url).timeout(timeout).build() {
+            Ok(mut request) => {
+                *request.headers_mut() = headers;
+                self.client.execute(request).await
+            }
+            Err(e) => Err(e),
+        };
         let elapsed = started.elapsed();
         match result {
             Ok(resp) => {

@@ -82,7 +82,7 @@ pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
 #[derive(Clone, Debug, Default)]
 pub struct Forwarded {
     pub headers: HeaderMap,
-    pub trace: Option<crate::trace::RequestTrace>,
+    pub trace: Option<std::sync::Arc<crate::trace::RequestTrace>>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
@@ -92,13 +92,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            headers: forwarded_headers(&parts.headers),
-            trace: parts
-                .extensions
-                .get::<crate::trace::RequestTrace>()
-                .cloned(),
-        })
+        let trace = parts
+            .extensions
+            .get::<std::sync::Arc<crate::trace::RequestTrace>>()
+            .cloned();
+        let mut headers = forwarded_headers(&parts.headers);
+        if trace.is_some() {
+            // Participating: every call writes its own span's context instead.
+            crate::propagation::strip_owned(&mut headers);
+        }
+        Ok(Self { headers, trace })
     }
 }
 

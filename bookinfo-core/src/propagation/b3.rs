@@ -15,24 +15,25 @@
 //!   is not written at all, and the trace id keeps the width it arrived in.
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
 use super::Candidate;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex, hex_exact, remove_all, set, single};
 
 /// The single-header form.
-pub(crate) const SINGLE: &str = "b3";
-pub(crate) const TRACE_ID: &str = "x-b3-traceid";
-pub(crate) const SPAN_ID: &str = "x-b3-spanid";
-pub(crate) const PARENT_SPAN_ID: &str = "x-b3-parentspanid";
-pub(crate) const SAMPLED: &str = "x-b3-sampled";
-pub(crate) const FLAGS: &str = "x-b3-flags";
+pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+pub(crate) const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+pub(crate) const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 /// Every header of the multi-header form.
-pub(crate) const MULTI: &[&str] = &[TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMPLED, FLAGS];
+pub(crate) static MULTI: [HeaderName; 5] = [TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMPLED, FLAGS];
 
 /// Reads the `b3` header.
 pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {
-    let Some(value) = single(headers, SINGLE)? else {
+    let Some(value) = single(headers, &SINGLE)? else {
         return Ok(None);
     };
     if let Some(decision) = single_sampling(value) {
@@ -58,10 +59,10 @@ pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {
 
 /// Reads the `x-b3-*` headers.
 pub(crate) fn extract_multi(headers: &HeaderMap) -> Found<Candidate> {
-    let trace = single(headers, TRACE_ID)?;
-    let span = single(headers, SPAN_ID)?;
-    let parent = single(headers, PARENT_SPAN_ID)?;
-    let sampling = multi_sampling(single(headers, SAMPLED)?, single(headers, FLAGS)?)?;
+    let trace = single(headers, &TRACE_ID)?;
+    let span = single(headers, &SPAN_ID)?;
+    let parent = single(headers, &PARENT_SPAN_ID)?;
+    let sampling = multi_sampling(single(headers, &SAMPLED)?, single(headers, &FLAGS)?)?;
     match (trace, span) {
         (Some(trace), Some(span)) => {
             let mut ctx = TraceContext::new(trace_id(trace)?, span_id(span)?, sampling);
@@ -102,7 +103,7 @@ pub(crate) fn inject_single(ctx: &TraceContext, headers: &mut HeaderMap) {
 
 /// Writes the `x-b3-*` headers, replacing any that were there.
 pub(crate) fn inject_multi(ctx: &TraceContext, headers: &mut HeaderMap) {
-    remove_all(headers, MULTI);
+    remove_all(headers, &MULTI);
     set(headers, TRACE_ID, ctx.trace_id.to_hex());
     set(headers, SPAN_ID, ctx.span_id.to_hex());
     if let Some(parent) = ctx.parent_span_id {

@@ -7,10 +7,11 @@
 //! dropping whole members beyond either limit.
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
 use super::wire::{Found, Malformed, joined, set};
 
-pub(crate) const BAGGAGE: &str = "baggage";
+pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
 /// Members kept; the W3C minimum a platform must propagate.
 pub const MAX_MEMBERS: usize = 64;
@@ -103,7 +104,7 @@ impl Baggage {
 
     /// Replaces the `baggage` header with this baggage (removing it when empty).
     pub fn inject(&self, headers: &mut HeaderMap) {
-        headers.remove(BAGGAGE);
+        headers.remove(&BAGGAGE);
         if let Some(value) = self.header_value() {
             set(headers, BAGGAGE, value);
         }
@@ -112,7 +113,7 @@ impl Baggage {
 
 /// Reads the `baggage` header(s).
 pub(crate) fn extract(headers: &HeaderMap) -> Found<Baggage> {
-    match joined(headers, BAGGAGE)? {
+    match joined(headers, &BAGGAGE)? {
         Some(text) => Baggage::parse(&text).map(Some).ok_or(Malformed),
         None => Ok(None),
     }

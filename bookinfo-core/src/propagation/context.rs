@@ -12,6 +12,15 @@ use std::num::{NonZeroU64, NonZeroU128};
 
 use super::tracestate::TraceState;
 
+/// Appends the low `digits` hex digits of `value`, lower-case and zero-padded. Ids are written
+/// on every outbound request, so this skips the formatting machinery.
+pub(crate) fn push_hex(out: &mut String, value: u128, digits: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits.min(32)).rev() {
+        out.push(char::from(DIGITS[((value >> (4 * i)) & 0xf) as usize]));
+    }
+}
+
 /// A non-zero trace id that remembers whether it arrived as 64 or 128 bits.
 ///
 /// A 64-bit id always has a zero high half. Equality includes the width, because the width is
@@ -71,16 +80,17 @@ impl TraceId {
 
     /// Lower-case hex in the arrival width: 16 digits for 64-bit ids, else 32.
     pub fn to_hex(self) -> String {
-        if self.short {
-            format!("{:016x}", self.low64())
-        } else {
-            self.to_hex_128()
-        }
+        let digits = if self.short { 16 } else { 32 };
+        let mut out = String::with_capacity(digits);
+        push_hex(&mut out, self.value.get(), digits);
+        out
     }
 
     /// Lower-case hex, always 32 digits.
     pub fn to_hex_128(self) -> String {
-        format!("{:032x}", self.value.get())
+        let mut out = String::with_capacity(32);
+        push_hex(&mut out, self.value.get(), 32);
+        out
     }
 }
 
@@ -122,7 +132,9 @@ impl SpanId {
 
     /// Lower-case hex, always 16 digits.
     pub fn to_hex(self) -> String {
-        format!("{:016x}", self.0.get())
+        let mut out = String::with_capacity(16);
+        push_hex(&mut out, u128::from(self.0.get()), 16);
+        out
     }
 }
 

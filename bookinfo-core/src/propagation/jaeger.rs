@@ -10,18 +10,19 @@
 //! baggage headers are not touched: they are forwarded verbatim with the other request headers.
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex, set, single};
 
-pub(crate) const HEADER: &str = "uber-trace-id";
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("uber-trace-id");
 
 const SAMPLED: u8 = 0x01;
 const DEBUG: u8 = 0x02;
 
 /// Reads the header.
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
-    let Some(value) = single(headers, HEADER)? else {
+    let Some(value) = single(headers, &HEADER)? else {
         return Ok(None);
     };
     parse(&value.replace("%3A", ":").replace("%3a", ":"))

@@ -37,6 +37,7 @@ mod xot;
 use std::fmt;
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
 pub use baggage::{Baggage, BaggageMember};
 pub use context::{Sampling, SpanId, TraceContext, TraceId};
@@ -308,8 +309,11 @@ pub struct Extracted {
 /// counted as arrived.
 pub fn extract(headers: &HeaderMap, propagation: &Propagation) -> Extracted {
     let mut out = Extracted::default();
+    let (present, baggage_present) = present_formats(headers);
     for &format in propagation.read_order() {
-        if format == Format::B3Multi && out.arrived.contains(Format::B3Single) {
+        if !present.contains(format)
+            || (format == Format::B3Multi && out.arrived.contains(Format::B3Single))
+        {
             continue;
         }
         match extract_format(format, headers) {
@@ -328,13 +332,49 @@ pub fn extract(headers: &HeaderMap, propagation: &Propagation) -> Extracted {
             }
         }
     }
-    if propagation.baggage() {
+    if propagation.baggage() && baggage_present {
         match baggage::extract(headers) {
             Ok(found) => out.baggage = found,
             Err(wire::Malformed) => out.baggage_malformed = true,
         }
     }
     out
+}
+
+/// The formats with at least one of their headers present, and whether `baggage` is: one scan
+/// of the request's header names, so that absent formats (most of them, on most requests) cost
+/// no lookups. A format none of whose headers is present extracts as absent, so skipping it
+/// changes nothing.
+fn present_formats(headers: &HeaderMap) -> (FormatSet, bool) {
+    let mut present = FormatSet::EMPTY;
+    let mut baggage = false;
+    for name in headers.keys() {
+        if let Some(format) = format_of(name) {
+            present.insert(format);
+        } else if *name == baggage::BAGGAGE {
+            baggage = true;
+        }
+    }
+    (present, baggage)
+}
+
+/// The format a header belongs to, if it is one of the trace headers read on extract.
+fn format_of(name: &HeaderName) -> Option<Format> {
+    if *name == b3::SINGLE {
+        Some(Format::B3Single)
+    } else if b3::MULTI.contains(name) {
+        Some(Format::B3Multi)
+    } else if *name == w3c::TRACEPARENT {
+        Some(Format::TraceContext)
+    } else if *name == xot::HEADER {
+        Some(Format::OtSpanContext)
+    } else if ottrace::HEADERS.contains(name) {
+        Some(Format::OtTrace)
+    } else if *name == jaeger::HEADER {
+        Some(Format::Jaeger)
+    } else {
+        None
+    }
 }
 
 fn extract_format(format: Format, headers: &HeaderMap) -> wire::Found<Candidate> {
@@ -365,7 +405,7 @@ pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
 }
 
 /// Trace headers owned by this module: removed from outbound requests before injecting.
-pub const OWNED: &[&str] = &[
+pub static OWNED: [HeaderName; 13] = [
     b3::SINGLE,
     b3::TRACE_ID,
     b3::SPAN_ID,
@@ -386,13 +426,15 @@ const OWNED_PREFIXES: &[&str] = &["x-b3-", ottrace::PREFIX];
 
 /// Whether a (lower-case) header name is a trace header this module owns.
 pub fn is_owned(name: &str) -> bool {
-    OWNED.contains(&name) || OWNED_PREFIXES.iter().any(|p| name.starts_with(p))
+    OWNED.iter().any(|owned| owned == name) || OWNED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// Removes every owned trace header. Pass-through-only formats (Datadog, SkyWalking, GCP,
 /// X-Ray, gRPC binary) and baggage headers (`baggage`, `ot-baggage-*`, `uberctx-*`) stay.
 pub fn strip_owned(headers: &mut HeaderMap) {
-    let owned: Vec<_> = headers
+    // A scan of the (few) names present: cheaper than looking up every owned name, and
+    // allocation-free when, as usual, there is nothing to remove.
+    let owned: Vec<HeaderName> = headers
         .keys()
         .filter(|name| is_owned(name.as_str()))
         .cloned()

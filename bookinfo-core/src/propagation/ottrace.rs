@@ -11,21 +11,24 @@
 //! they are forwarded verbatim with the other request headers.
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex_exact, remove_all, set, single};
 
-pub(crate) const TRACE_ID: &str = "ot-tracer-traceid";
-pub(crate) const SPAN_ID: &str = "ot-tracer-spanid";
-pub(crate) const SAMPLED: &str = "ot-tracer-sampled";
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("ot-tracer-traceid");
+pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("ot-tracer-spanid");
+pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("ot-tracer-sampled");
+/// Every header of the context (baggage items aside).
+pub(crate) static HEADERS: [HeaderName; 3] = [TRACE_ID, SPAN_ID, SAMPLED];
 /// Every header the format owns (all share the `ot-tracer-` prefix).
 pub(crate) const PREFIX: &str = "ot-tracer-";
 
 /// Reads the `ot-tracer-*` headers; any one of them without both ids is malformed.
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
-    let trace = single(headers, TRACE_ID)?;
-    let span = single(headers, SPAN_ID)?;
-    let sampled = single(headers, SAMPLED)?;
+    let trace = single(headers, &TRACE_ID)?;
+    let span = single(headers, &SPAN_ID)?;
+    let sampled = single(headers, &SAMPLED)?;
     let (trace, span) = match (trace, span) {
         (Some(trace), Some(span)) => (trace, span),
         (None, None) if sampled.is_none() => return Ok(None),
@@ -51,7 +54,7 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 
 /// Writes the three headers, replacing any that were there.
 pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
-    remove_all(headers, &[TRACE_ID, SPAN_ID, SAMPLED]);
+    remove_all(headers, &HEADERS);
     set(headers, TRACE_ID, format!("{:016x}", ctx.trace_id.low64()));
     set(headers, SPAN_ID, ctx.span_id.to_hex());
     if let Some(sampled) = ctx.sampling.is_sampled() {

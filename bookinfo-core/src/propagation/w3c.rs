@@ -9,13 +9,15 @@
 //! repeated fields are joined, and an invalid one is dropped without invalidating the parent.
 
 use http::HeaderMap;
+use http::header::HeaderName;
 
+use super::context::push_hex;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
 use super::wire::{Case, Found, Malformed, hex_exact, joined, remove_all, set, single};
 
-pub(crate) const TRACEPARENT: &str = "traceparent";
-pub(crate) const TRACESTATE: &str = "tracestate";
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The length of a version-00 `traceparent`.
 const LEN: usize = 55;
@@ -24,12 +26,12 @@ const SAMPLED: u8 = 0x01;
 
 /// Reads `traceparent` (and, if it is valid, `tracestate`).
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
-    let Some(value) = single(headers, TRACEPARENT)? else {
+    let Some(value) = single(headers, &TRACEPARENT)? else {
         return Ok(None);
     };
     let mut ctx = parse_traceparent(value).ok_or(Malformed)?;
     // An unreadable tracestate is dropped; the traceparent it came with stays valid.
-    if let Ok(Some(state)) = joined(headers, TRACESTATE) {
+    if let Ok(Some(state)) = joined(headers, &TRACESTATE) {
         ctx.trace_state = TraceState::parse(&state).unwrap_or_default();
     }
     Ok(Some(ctx))
@@ -46,11 +48,13 @@ pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
         Sampling::Sampled | Sampling::Debug => SAMPLED,
         Sampling::NotSampled | Sampling::Deferred => 0,
     };
-    let value = format!(
-        "00-{}-{}-{flags:02x}",
-        ctx.trace_id.to_hex_128(),
-        ctx.span_id.to_hex()
-    );
+    let mut value = String::with_capacity(LEN);
+    value.push_str("00-");
+    push_hex(&mut value, ctx.trace_id.value(), 32);
+    value.push('-');
+    push_hex(&mut value, u128::from(ctx.span_id.get()), 16);
+    value.push('-');
+    push_hex(&mut value, u128::from(flags), 2);
     set(headers, TRACEPARENT, value);
     if let Some(state) = ctx.trace_state.header_value() {
         set(headers, TRACESTATE, state);

@@ -22,7 +22,7 @@ pub(crate) enum Case {
 }
 
 /// The single value of `name`: `Ok(None)` when absent; malformed when repeated or not text.
-pub(crate) fn single<'h>(headers: &'h HeaderMap, name: &str) -> Found<&'h str> {
+pub(crate) fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Found<&'h str> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -34,7 +34,7 @@ pub(crate) fn single<'h>(headers: &'h HeaderMap, name: &str) -> Found<&'h str> {
 }
 
 /// All values of `name` joined with `,` (how list headers combine, RFC 9110 §5.3).
-pub(crate) fn joined(headers: &HeaderMap, name: &str) -> Found<String> {
+pub(crate) fn joined(headers: &HeaderMap, name: &HeaderName) -> Found<String> {
     let mut out: Option<String> = None;
     for value in headers.get_all(name) {
         let text = value.to_str().map_err(|_| Malformed)?;
@@ -51,14 +51,18 @@ pub(crate) fn joined(headers: &HeaderMap, name: &str) -> Found<String> {
 
 /// Hex digits only (no sign, no prefix), 1 to `max_len` of them, in the accepted case.
 pub(crate) fn hex(text: &str, max_len: usize, case: Case) -> Option<u128> {
-    let valid = |b: u8| match case {
-        Case::Lower => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        Case::Any => b.is_ascii_hexdigit(),
-    };
-    if text.is_empty() || text.len() > max_len || !text.bytes().all(valid) {
+    if text.is_empty() || text.len() > max_len || max_len > 32 {
         return None;
     }
-    u128::from_str_radix(text, 16).ok()
+    text.bytes().try_fold(0u128, |acc, b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' if case == Case::Any => b - b'A' + 10,
+            _ => return None,
+        };
+        Some(acc << 4 | u128::from(digit))
+    })
 }
 
 /// Exactly `len` hex digits.
@@ -72,16 +76,16 @@ pub(crate) fn hex_exact(text: &str, len: usize, case: Case) -> Option<u128> {
 
 /// Replaces `name` with `value`. Values built here are always visible ASCII; one that is not
 /// (a hand-built tracestate, say) is skipped rather than sent corrupted.
-pub(crate) fn set(headers: &mut HeaderMap, name: &'static str, value: String) {
+pub(crate) fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
     if let Ok(value) = HeaderValue::try_from(value) {
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
 }
 
 /// Removes every header in `names`.
-pub(crate) fn remove_all(headers: &mut HeaderMap, names: &[&str]) {
+pub(crate) fn remove_all(headers: &mut HeaderMap, names: &[HeaderName]) {
     for name in names {
-        headers.remove(*name);
+        headers.remove(name);
     }
 }
 
@@ -101,13 +105,14 @@ mod tests {
 
     #[test]
     fn single_rejects_repeats_and_joined_combines() {
+        let (a, b) = (HeaderName::from_static("a"), HeaderName::from_static("b"));
         let mut h = HeaderMap::new();
-        assert_eq!(single(&h, "a"), Ok(None));
+        assert_eq!(single(&h, &a), Ok(None));
         h.append("a", HeaderValue::from_static("1"));
-        assert_eq!(single(&h, "a"), Ok(Some("1")));
+        assert_eq!(single(&h, &a), Ok(Some("1")));
         h.append("a", HeaderValue::from_static("2"));
-        assert_eq!(single(&h, "a"), Err(Malformed));
-        assert_eq!(joined(&h, "a"), Ok(Some("1,2".to_owned())));
-        assert_eq!(joined(&h, "b"), Ok(None));
+        assert_eq!(single(&h, &a), Err(Malformed));
+        assert_eq!(joined(&h, &a), Ok(Some("1,2".to_owned())));
+        assert_eq!(joined(&h, &b), Ok(None));
     }
 }

@@ -16,15 +16,16 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
+use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Found, Malformed, set, single};
 
-pub(crate) const HEADER: &str = "x-ot-span-context";
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-ot-span-context");
 
 /// Reads the header.
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
-    let Some(value) = single(headers, HEADER)? else {
+    let Some(value) = single(headers, &HEADER)? else {
         return Ok(None);
     };
     let bytes = STANDARD.decode(value).map_err(|_| Malformed)?;

@@ -32,17 +32,18 @@ impl RequestTrace {
         url: &str,
         attempt: u32,
     ) -> ClientSpan {
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", super::server::method_value(method)),
-            KeyValue::new("url.full", url.to_owned()),
-        ];
-        if let Ok(uri) = url.parse::<http::Uri>() {
-            if let Some(host) = uri.host() {
-                attributes.push(KeyValue::new("server.address", host.to_owned()));
-            }
-            if let Some(port) = uri.port_u16() {
-                attributes.push(KeyValue::new("server.port", i64::from(port)));
-            }
+        let mut attributes = Vec::with_capacity(5);
+        attributes.push(KeyValue::new(
+            "http.request.method",
+            super::server::method_value(method),
+        ));
+        attributes.push(KeyValue::new("url.full", url.to_owned()));
+        let (host, port) = host_and_port(url);
+        if let Some(host) = host {
+            attributes.push(KeyValue::new("server.address", host.to_owned()));
+        }
+        if let Some(port) = port {
+            attributes.push(KeyValue::new("server.port", i64::from(port)));
         }
         if attempt > 0 {
             attributes.push(KeyValue::new(
@@ -94,6 +95,28 @@ impl RequestTrace {
     }
 }
 
+/// The host (IPv6 literals without brackets) and explicit port of an absolute URL, read in place:
+/// the client parses the URL again anyway, so the span does not pay for a second full parse.
+fn host_and_port(url: &str) -> (Option<&str>, Option<u16>) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return (None, None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => return (None, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let host = Some(host).filter(|h| !h.is_empty());
+    (host, port.and_then(|p| p.parse().ok()))
+}
+
 impl ClientSpan {
     /// Replace every owned trace header in `headers` with this span's context.
     pub fn inject(&self, headers: &mut HeaderMap) {
@@ -122,5 +145,34 @@ impl ClientSpan {
             }
         }
         self.span.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_and_port;
+
+    #[test]
+    fn host_and_port_of_urls() {
+        let cases = [
+            (
+                "http://details:9080/details/0",
+                (Some("details"), Some(9080)),
+            ),
+            (
+                "http://127.0.0.1:19181/x?y=1",
+                (Some("127.0.0.1"), Some(19181)),
+            ),
+            ("http://reviews/reviews/0", (Some("reviews"), None)),
+            ("http://[::1]:9080/", (Some("::1"), Some(9080))),
+            ("http://[::1]/", (Some("::1"), None)),
+            ("http://user:pw@ratings:9080", (Some("ratings"), Some(9080))),
+            ("http://h:notaport/", (Some("h"), None)),
+            ("http://[::1/", (None, None)),
+            ("not a url", (None, None)),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(host_and_port(url), expected, "{url}");
+        }
     }
 }

@@ -95,23 +95,22 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     let Some(p) = tracing.inner.clone() else {
         return next.run(req).await;
     };
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     // Unmatched requests are named by method alone (semantic conventions): raw paths would give
     // every scanner probe its own span name.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let extracted = propagation::extract(req.headers(), &p.propagation);
     if !extracted.malformed.is_empty() {
         tracing::debug!(malformed = ?extracted.malformed, "ignoring malformed trace headers");
     }
 
     // Few, useful attributes: every one is allocated, recorded and encoded for every request.
-    let mut attributes = vec![
-        KeyValue::new("http.request.method", method_value(&method)),
-        KeyValue::new("url.path", req.uri().path().to_owned()),
-    ];
+    let mut attributes = Vec::with_capacity(5);
+    attributes.push(KeyValue::new(
+        "http.request.method",
+        method_value(method.as_str()),
+    ));
+    attributes.push(KeyValue::new("url.path", req.uri().path().to_owned()));
     if let Some(guid) = req
         .headers()
         .get("x-request-id")
@@ -119,12 +118,12 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     {
         attributes.push(KeyValue::new("guid:x-request-id", guid.to_owned()));
     }
-    if let Some(route) = &route {
-        attributes.push(KeyValue::new("http.route", route.clone()));
-    }
     let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.clone(),
+        Some(route) => {
+            attributes.push(KeyValue::new("http.route", route.as_str().to_owned()));
+            format!("{method} {}", route.as_str())
+        }
+        None => method.as_str().to_owned(),
     };
     let builder = p
         .tracer
@@ -166,7 +165,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     } else {
         tracing::Span::none()
     };
-    req.extensions_mut().insert(trace);
+    req.extensions_mut().insert(std::sync::Arc::new(trace));
 
     let resp = next.run(req).instrument(log_span).await;
 

@@ -44,6 +44,9 @@ pub struct TracingConfig {
     pub propagators: Option<String>,
     /// Export timeout per batch.
     pub export_timeout: Duration,
+    /// Headers sent with every OTLP export (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else
+    /// `OTEL_EXPORTER_OTLP_HEADERS`), e.g. a backend's API key.
+    pub otlp_headers: Vec<(String, String)>,
     /// How long finished spans wait before being exported in a batch (`OTEL_BSP_SCHEDULE_DELAY`).
     pub batch_delay: Duration,
 }
@@ -85,6 +88,7 @@ impl TracingConfig {
         }
         let export_timeout =
             Duration::from_millis(env.parse("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000u64));
+        let otlp_headers = read_otlp_headers(env);
         let batch_delay = Duration::from_millis(env.parse("OTEL_BSP_SCHEDULE_DELAY", 5_000u64));
         Self {
             exporter,
@@ -95,6 +99,7 @@ impl TracingConfig {
             root_sampler,
             propagators,
             export_timeout,
+            otlp_headers,
             batch_delay,
         }
     }
@@ -115,6 +120,36 @@ fn exporter_urls(exporter: Option<&Exporter>) -> Vec<(&'static str, &str)> {
             vec![("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint.as_str())]
         }
     }
+}
+
+/// `key=value` pairs, comma-separated, values percent-decoded (the OpenTelemetry format, the
+/// same as `OTEL_RESOURCE_ATTRIBUTES`); each must make a valid HTTP header.
+fn read_otlp_headers(env: &mut EnvReader<'_>) -> Vec<(String, String)> {
+    let var = [
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    ]
+    .into_iter()
+    .find(|var| env.optional(var).is_some_and(|v| !v.trim().is_empty()));
+    let Some(var) = var else {
+        return Vec::new();
+    };
+    let raw = env.optional(var).unwrap_or_default();
+    let checked = parse_resource_attributes(&raw).and_then(|pairs| {
+        for (name, value) in &pairs {
+            if http::HeaderName::try_from(name.as_str()).is_err() {
+                return Err(format!("{name:?} is not a valid header name"));
+            }
+            if http::HeaderValue::try_from(value.as_str()).is_err() {
+                return Err(format!("the value of {name:?} is not a valid header value"));
+            }
+        }
+        Ok(pairs)
+    });
+    checked.unwrap_or_else(|e| {
+        env.error(var, e);
+        Vec::new()
+    })
 }
 
 fn read_exporter(env: &mut EnvReader<'_>) -> Option<Exporter> {
@@ -333,6 +368,40 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.mentions("OTEL_TRACES_SAMPLER_ARG"));
+    }
+
+    #[test]
+    fn otlp_headers_are_read_decoded_and_checked() {
+        let c = read(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=s%3Dcret, x-team = books",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.otlp_headers,
+            [
+                ("api-key".to_owned(), "s=cret".to_owned()),
+                ("x-team".to_owned(), "books".to_owned())
+            ]
+        );
+        // The traces-specific variable wins over the general one.
+        let c = read(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp_headers, [("b".to_owned(), "2".to_owned())]);
+        for (var, bad) in [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad name=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=line%0Abreak"),
+        ] {
+            let e = read(&[(var, bad)]).unwrap_err();
+            assert!(e.mentions(var), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -10,13 +10,15 @@
 //!   extracted context, and keeps it in the request as a [`RequestTrace`].
 //! * [`client`]: one CLIENT span per outbound attempt, explicitly parented on the server span,
 //!   whose context is what gets injected downstream.
-//! * [`zipkin`]: the Zipkin v2 exporter (OTLP comes from `opentelemetry-otlp`).
+//! * [`otlp`], [`zipkin`]: the OTLP/HTTP and Zipkin v2 exporters (OTLP/gRPC comes from
+//!   `opentelemetry-otlp`).
 //!
 //! The header formats themselves live in [`crate::propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
 pub mod client;
 pub mod config;
+pub mod otlp;
 pub mod server;
 pub mod zipkin;
 
@@ -76,13 +78,10 @@ impl Tracing {
             }
         };
         let built = match exporter {
-            Exporter::OtlpHttp { endpoint } => opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(endpoint)
-                .with_timeout(config.export_timeout)
-                .build()
-                .map(|e| batch(e, config.batch_delay))
-                .map_err(|e| e.to_string()),
+            Exporter::OtlpHttp { endpoint } => Ok(batch(
+                otlp::OtlpHttpExporter::new(endpoint, config.export_timeout, &config.otlp_headers),
+                config.batch_delay,
+            )),
             Exporter::OtlpGrpc { endpoint } => opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)

@@ -73,15 +73,29 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Serve `200` to every span upload without reading it, and `/healthz` on the query port.
+/// Serve `200` to every span upload, reading and dropping the body (as a collector would, so
+/// the exporters keep their connections), and `/healthz` on the query port.
+async fn drain(body: axum::body::Body) {
+    let _ = axum::body::to_bytes(body, usize::MAX).await;
+}
+
 async fn discard(receivers: tokio::net::TcpListener, queries: tokio::net::TcpListener) -> ExitCode {
     use axum::Router;
     use axum::routing::{get, post};
     let sink = Router::new()
-        .route("/v1/traces", post(|| async { "" }))
+        .route(
+            "/v1/traces",
+            post(|body: axum::body::Body| async {
+                drain(body).await;
+                axum::http::StatusCode::OK
+            }),
+        )
         .route(
             "/api/v2/spans",
-            post(|| async { axum::http::StatusCode::ACCEPTED }),
+            post(|body: axum::body::Body| async {
+                drain(body).await;
+                axum::http::StatusCode::ACCEPTED
+            }),
         );
     let health = Router::new().route("/healthz", get(|| async { "ok" }));
     let served = tokio::try_join!(

@@ -1,0 +1,59 @@
+# Shared helpers of scripts/bench.sh and scripts/bench-tracing.sh; sourced, not run.
+# Expects: $bin (release binaries), $conns, $duration.
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+trap cleanup EXIT
+
+wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
+
+# The four services as separate processes on 19180-19183 (reviews v2). Arguments are extra
+# environment assignments for every service (participating mode) or nothing. Sets ${svc[@]}.
+start_stack() {
+  local extra=("$@") first=${#pids[@]}
+  env "${extra[@]}" RUST_LOG=warn "$bin/details" 19181 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn "$bin/ratings" 19182 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "$bin/reviews" 19183 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
+      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "$bin/productpage" 19180 & pids+=($!)
+  for port in 19181 19182 19183 19180; do wait_up "http://127.0.0.1:$port/health"; done
+  svc=("${pids[@]:$first:4}")
+}
+
+# The discard sink for participating mode: accepts OTLP batches and drops them unread, so what is
+# measured is the services' own cost (spans, injection, encoding, export), not a backend's.
+start_sink() {
+  "$bin/bookinfo-tracecheck" --discard --port 19190 --query-port 19191 2>/dev/null & pids+=($!)
+  wait_up http://127.0.0.1:19191/healthz
+}
+participating=(OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190)
+
+# wrk at $conns connections; sets $rps, $p50, $p99 and prints one line.
+run() { # $1: label, $2: url
+  local out
+  out=$(wrk -t2 -c"$conns" -d"$duration" --latency "$2")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+  if grep -q "Non-2xx" <<<"$out"; then grep "Non-2xx" <<<"$out"; fi
+}
+
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system CPU of a process, in 10 ms ticks
+names=(details ratings reviews productpage)
+
+cost() { # CPU time per GET /productpage, per service: robust where throughput is noisy
+  local before=() n out i=0 p t total=0
+  for p in "${svc[@]}"; do before+=("$(ticks "$p")"); done
+  n=$(wrk -t1 -c8 -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+  out="CPU per GET /productpage ($n requests at 8 connections):"
+  for p in "${svc[@]}"; do
+    t=$(( ($(ticks "$p") - ${before[$i]}) * 10000 ))
+    total=$((total + t))
+    out="$out ${names[$i]} $((t / n)) us"
+    i=$((i + 1))
+  done
+  echo "$out, total $((total / n)) us"
+}
+
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; } # pid -> MiB

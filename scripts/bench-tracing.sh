@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# What participating tracing costs, and whether it loses anything under load.
+#
+#   scripts/bench-tracing.sh [rounds] [duration]     default 5 rounds of 10s per mode
+#
+# 1. GET /productpage at 64 connections, pass-through against participating (OTLP export of every
+#    span to a sink that reads and drops it), in alternating rounds so that machine noise hits
+#    both modes alike. Prints each round, the per-round ratios and their median.
+# 2. The same load once more in participating mode against the real collector of
+#    `bookinfo-tracecheck`: after a graceful stop (which flushes), every page view must have
+#    arrived as one complete 7-span tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+duration=${2:-10s}
+conns=64
+bin=target/release
+command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --quiet --bins
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ms() { awk '{v=$1; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; printf "%.2f\n", v}'; }
+
+echo "== throughput: $rounds alternating rounds, GET /productpage, $conns connections, $duration each"
+ratios=() base_rps=() part_rps=() base_p99=() part_p99=()
+for r in $(seq "$rounds"); do
+  start_stack
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage # warm the connection pools
+  run "round $r: pass-through" http://127.0.0.1:19180/productpage
+  base_rps+=("$rps") base_p99+=("$(ms <<<"$p99")")
+  base=$rps
+  cleanup
+
+  start_sink
+  start_stack "${participating[@]}"
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  run "round $r: participating" http://127.0.0.1:19180/productpage
+  part_rps+=("$rps") part_p99+=("$(ms <<<"$p99")")
+  ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+  echo "round $r: ratio $ratio"
+  ratios+=("$ratio")
+  cleanup
+done
+echo "medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
+  "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
+echo "participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
+
+echo "== completeness under the same load (participating, real collector)"
+"$bin/bookinfo-tracecheck" --port 19190 --query-port 19191 2>/dev/null & pids+=($!)
+wait_up http://127.0.0.1:19191/healthz
+start_stack "${participating[@]}" OTEL_BSP_SCHEDULE_DELAY=200
+curl -fsS -X DELETE -o /dev/null http://127.0.0.1:19191/traces # forget the readiness probes
+done_requests=$(wrk -t2 -c"$conns" -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+for p in "${svc[@]}"; do kill -TERM "$p"; done # graceful stop: buffered spans are flushed
+for p in "${svc[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
+curl -fsS http://127.0.0.1:19191/traces | python3 -c '
+import json, sys
+requests = int(sys.argv[1])
+report = json.load(sys.stdin)
+traces = report["traces"]
+whole = [t for t in traces if not t["violations"]]
+complete = [t for t in whole if t["spans"] == 7]
+print(f"{requests} page views completed by wrk; collector: {report['"'"'spans'"'"']} spans in {len(traces)} traces, "
+      f"{len(complete)} complete 7-span trees, {len(traces) - len(whole)} broken, "
+      f"{len(report['"'"'rejected'"'"'])} rejected payloads")
+# Requests cut off when wrk stopped (at most one per connection) leave smaller trees that are
+# still whole; every completed request must be a complete tree, and no trace may be broken.
+ok = len(whole) == len(traces) and requests <= len(complete) and len(traces) - requests <= int(sys.argv[2])
+print("every page view is one whole tree" if ok else "INCOMPLETE: spans were lost or misparented")
+sys.exit(0 if ok else 1)
+' "$done_requests" "$conns"

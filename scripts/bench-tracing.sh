@@ -65,9 +65,13 @@ complete = [t for t in whole if t["spans"] == 7]
 print(f"{requests} page views completed by wrk; collector: {report['"'"'spans'"'"']} spans in {len(traces)} traces, "
       f"{len(complete)} complete 7-span trees, {len(traces) - len(whole)} broken, "
       f"{len(report['"'"'rejected'"'"'])} rejected payloads")
-# Requests cut off when wrk stopped (at most one per connection) leave smaller trees that are
-# still whole; every completed request must be a complete tree, and no trace may be broken.
-ok = len(whole) == len(traces) and requests <= len(complete) and len(traces) - requests <= int(sys.argv[2])
+# Every request wrk saw complete must be a complete tree, and no trace may be broken. Requests
+# still in flight when wrk stopped (at most one per connection, on both sides of its clock)
+# add a few trees, whole or cut short.
+ok = len(whole) == len(traces) and requests <= len(complete) and len(traces) - requests <= 2 * int(sys.argv[2])
 print("every page view is one whole tree" if ok else "INCOMPLETE: spans were lost or misparented")
+for t in [t for t in traces if t["violations"]][:3]:
+    print("broken trace", t["trace_id"], "; ".join(t["violations"]))
+    print(t["tree"])
 sys.exit(0 if ok else 1)
 ' "$done_requests" "$conns"

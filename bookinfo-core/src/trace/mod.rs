@@ -80,19 +80,19 @@ impl Tracing {
         let built = match exporter {
             Exporter::OtlpHttp { endpoint } => Ok(batch(
                 otlp::OtlpHttpExporter::new(endpoint, config.export_timeout, &config.otlp_headers),
-                config.batch_delay,
+                config,
             )),
             Exporter::OtlpGrpc { endpoint } => opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
                 .with_timeout(config.export_timeout)
                 .build()
-                .map(|e| batch(e, config.batch_delay))
+                .map(|e| batch(e, config))
                 .map_err(|e| e.to_string()),
             #[allow(deprecated)] // Still Istio's default provider's wire format.
             Exporter::Zipkin { endpoint } => Ok(batch(
                 zipkin::ZipkinExporter::new(endpoint, config.export_timeout),
-                config.batch_delay,
+                config,
             )),
         };
         let processor = match built {
@@ -197,11 +197,14 @@ impl IdGenerator for NarrowTraceIds {
     }
 }
 
-fn batch<E: SpanExporter + 'static>(exporter: E, delay: Duration) -> BatchSpanProcessor {
+/// The SDK's batch processor with our delay and queue size. Spans dropped because the queue was
+/// full are reported by the SDK's own warnings (target `opentelemetry_sdk`).
+fn batch<E: SpanExporter + 'static>(exporter: E, config: &TracingConfig) -> BatchSpanProcessor {
     BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
-                .with_scheduled_delay(delay)
+                .with_scheduled_delay(config.batch_delay)
+                .with_max_queue_size(config.batch_queue)
                 .build(),
         )
         .build()

@@ -626,3 +626,29 @@ async fn zipkin_exporter_reports_the_same_tree() {
     assert!(spans.iter().all(|s| s.source == "zipkin"));
     stack.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn otlp_grpc_exporter_reports_the_same_tree() {
+    let collector = Collector::start().await.unwrap();
+    let endpoint = collector.otlp_grpc_endpoint().expect("gRPC receiver");
+    let env = with(
+        vec![
+            ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
+        ],
+        &[],
+    );
+    let stack = no_mesh_stack(env).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(7, WAIT).await;
+    assert_tree(&spans, APP_TREE);
+    assert!(spans.iter().all(|s| s.source == "otlp-grpc"));
+    assert!(
+        collector.rejected().is_empty(),
+        "{:?}",
+        collector.rejected()
+    );
+    stack.stop().await.unwrap();
+}

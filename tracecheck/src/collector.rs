@@ -1,4 +1,7 @@
-//! An in-process trace backend: OTLP/HTTP and Zipkin v2 receivers on one loopback port.
+//! An in-process trace backend: OTLP/HTTP and Zipkin v2 receivers on one loopback port, and
+//! (with [`Collector::start`]) an OTLP/gRPC receiver on a second one.
+
+mod grpc;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,8 +34,11 @@ struct Store {
 /// A running collector. Dropping it stops the server.
 pub struct Collector {
     pub addr: SocketAddr,
+    /// Where OTLP/gRPC is received, when started with [`Collector::start`].
+    pub grpc_addr: Option<SocketAddr>,
     store: Arc<Store>,
     task: tokio::task::JoinHandle<()>,
+    grpc_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -46,13 +52,20 @@ impl std::fmt::Debug for Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(task) = &self.grpc_task {
+            task.abort();
+        }
     }
 }
 
 impl Collector {
-    /// Listen on 127.0.0.1:0.
+    /// Listen on 127.0.0.1:0 for OTLP/HTTP and Zipkin, and on another port for OTLP/gRPC.
     pub async fn start() -> std::io::Result<Self> {
-        Self::start_on(TcpListener::bind("127.0.0.1:0").await?)
+        let mut collector = Self::start_on(TcpListener::bind("127.0.0.1:0").await?)?;
+        let grpc = TcpListener::bind("127.0.0.1:0").await?;
+        collector.grpc_addr = Some(grpc.local_addr()?);
+        collector.grpc_task = Some(tokio::spawn(grpc::serve(grpc, collector.store.clone())));
+        Ok(collector)
     }
 
     /// Serve on a listener the caller bound (e.g. a fixed port for a container network).
@@ -66,12 +79,23 @@ impl Collector {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Ok(Self { addr, store, task })
+        Ok(Self {
+            addr,
+            grpc_addr: None,
+            store,
+            task,
+            grpc_task: None,
+        })
     }
 
     /// `http://127.0.0.1:<port>`: the OTLP endpoint base (`/v1/traces` is appended by SDKs).
     pub fn otlp_endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:<port>`: the OTLP/gRPC endpoint, when there is one.
+    pub fn otlp_grpc_endpoint(&self) -> Option<String> {
+        self.grpc_addr.map(|a| format!("http://{a}"))
     }
 
     /// The Zipkin v2 endpoint.
@@ -147,10 +171,14 @@ fn keep(store: &Store, spans: Vec<Span>) {
     store.arrived.notify_waiters();
 }
 
-fn reject(store: &Store, why: String) -> Response {
+fn reject_only(store: &Store, why: String) {
     if let Ok(mut r) = store.rejected.lock() {
-        r.push(why.clone());
+        r.push(why);
     }
+}
+
+fn reject(store: &Store, why: String) -> Response {
+    reject_only(store, why.clone());
     (StatusCode::BAD_REQUEST, why).into_response()
 }
 
@@ -159,7 +187,7 @@ async fn otlp(State(store): State<Arc<Store>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return reject(&store, format!("otlp: {e}")),
     };
-    match decode_otlp(request) {
+    match decode_otlp(request, "otlp") {
         Ok(spans) => {
             keep(&store, spans);
             // An empty ExportTraceServiceResponse encodes to zero bytes.
@@ -191,7 +219,10 @@ fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn decode_otlp(request: ExportTraceServiceRequest) -> Result<Vec<Span>, String> {
+fn decode_otlp(
+    request: ExportTraceServiceRequest,
+    source: &'static str,
+) -> Result<Vec<Span>, String> {
     let mut out = Vec::new();
     for rs in request.resource_spans {
         let resource = rs
@@ -237,7 +268,7 @@ fn decode_otlp(request: ExportTraceServiceRequest) -> Result<Vec<Span>, String> 
                     start_unix_nanos: s.start_time_unix_nano,
                     end_unix_nanos: s.end_time_unix_nano,
                     attributes: attrs,
-                    source: "otlp",
+                    source,
                 });
             }
         }

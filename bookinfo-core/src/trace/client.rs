@@ -20,6 +20,8 @@ pub struct ClientSpan {
     span: Span,
     inject: Option<TraceContext>,
     formats: propagation::FormatSet,
+    /// Released after `span` (fields drop in order; see `Tracing::shutdown`).
+    _live: std::sync::Arc<()>,
 }
 
 impl RequestTrace {
@@ -62,6 +64,7 @@ impl RequestTrace {
             span,
             inject,
             formats: self.formats,
+            _live: self.live.clone(),
         }
     }
 

@@ -54,6 +54,9 @@ struct Participating {
     tracer: SdkTracer,
     propagation: Propagation,
     root: RootSampler,
+    /// One clone per open span holder (request trace, client span, middleware frame): shutdown
+    /// waits for them so that spans of requests still being torn down are exported too.
+    live: Arc<()>,
 }
 
 impl Tracing {
@@ -143,6 +146,7 @@ impl Tracing {
                 tracer,
                 propagation,
                 root: config.root_sampler,
+                live: Arc::new(()),
             })),
         }
     }
@@ -158,6 +162,14 @@ impl Tracing {
         let Some(inner) = self.inner.clone() else {
             return;
         };
+        // A request whose client went away is dropped, not finished, and the server may drop it
+        // a moment after it has stopped counting connections; its spans end on that drop. Give
+        // such stragglers a bounded moment: a span that ends after the provider shut down is
+        // discarded without a word.
+        let settle = tokio::time::Instant::now() + Duration::from_secs(2);
+        while Arc::strong_count(&inner.live) > 1 && tokio::time::Instant::now() < settle {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let flushed = tokio::task::spawn_blocking(move || inner.provider.shutdown());
         match tokio::time::timeout(Duration::from_secs(5), flushed).await {
             Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),

@@ -30,6 +30,8 @@ pub struct RequestTrace {
     /// The caller asked for debug (forced) sampling; it travels on.
     pub(super) debug: bool,
     pub(super) tracer: SdkTracer,
+    /// Held while the request's spans can still end (declared last: dropped after `cx`).
+    pub(super) live: std::sync::Arc<()>,
 }
 
 impl RequestTrace {
@@ -95,6 +97,8 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     let Some(p) = tracing.inner.clone() else {
         return next.run(req).await;
     };
+    // Declared before the span's context, so dropped after it (see `Tracing::shutdown`).
+    let _live = p.live.clone();
     let method = req.method().clone();
     // Unmatched requests are named by method alone (semantic conventions): raw paths would give
     // every scanner probe its own span name.
@@ -157,6 +161,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         formats: p.propagation.inject_set(extracted.arrived),
         debug,
         tracer: p.tracer.clone(),
+        live: p.live.clone(),
     };
     // Log lines carry the ids; formatting them is skipped when nothing would be logged.
     let log_span = if tracing::enabled!(tracing::Level::INFO) {

@@ -1,5 +1,9 @@
-# Shared helpers of scripts/bench.sh and scripts/bench-tracing.sh; sourced, not run.
-# Expects: $bin (release binaries), $conns, $duration.
+# Shared part of scripts/bench.sh and scripts/bench-tracing.sh; sourced, not run, from the
+# repository root. Checks for wrk and builds the release binaries. Expects $conns, $duration.
+
+command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --quiet --bins
+bin=target/release
 
 pids=()
 # Stops everything started, newest first and one at a time, so the services flush their last

@@ -14,9 +14,6 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 duration=${2:-10s}
 conns=64
-bin=target/release
-command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --quiet --bins
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 

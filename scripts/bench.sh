@@ -13,9 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-15s}
 conns=64
-bin=target/release
-command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --quiet --bins
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 

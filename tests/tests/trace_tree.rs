@@ -604,51 +604,50 @@ async fn spans_are_flushed_on_graceful_shutdown() {
     assert_tree(&spans, APP_TREE);
 }
 
-#[tokio::test]
-async fn zipkin_exporter_reports_the_same_tree() {
-    // Istio's default provider is Zipkin: the services can report straight to it.
-    let collector = Collector::start().await.unwrap();
-    let env = with(
-        vec![
-            ("OTEL_TRACES_EXPORTER".into(), "zipkin".into()),
-            (
-                "OTEL_EXPORTER_ZIPKIN_ENDPOINT".into(),
-                collector.zipkin_endpoint(),
-            ),
-            ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
-        ],
-        &[],
-    );
-    let stack = no_mesh_stack(env).await;
+/// One page view with the services exporting as `exporter` says, to `collector`: the exact app
+/// tree must arrive, every span through the receiver named `source`, nothing rejected.
+async fn exporter_reports_the_same_tree(
+    collector: &Collector,
+    exporter: &[(&str, String)],
+    source: &str,
+) {
+    let mut env: Vec<(String, String)> = exporter
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()));
+    let stack = no_mesh_stack(with(env, &[])).await;
     get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
     let spans = collector.wait_for(7, WAIT).await;
     assert_tree(&spans, APP_TREE);
-    assert!(spans.iter().all(|s| s.source == "zipkin"));
-    stack.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn otlp_grpc_exporter_reports_the_same_tree() {
-    let collector = Collector::start().await.unwrap();
-    let endpoint = collector.otlp_grpc_endpoint().expect("gRPC receiver");
-    let env = with(
-        vec![
-            ("OTEL_TRACES_EXPORTER".into(), "otlp".into()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint),
-            ("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()),
-        ],
-        &[],
-    );
-    let stack = no_mesh_stack(env).await;
-    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
-    let spans = collector.wait_for(7, WAIT).await;
-    assert_tree(&spans, APP_TREE);
-    assert!(spans.iter().all(|s| s.source == "otlp-grpc"));
+    assert!(spans.iter().all(|s| s.source == source));
     assert!(
         collector.rejected().is_empty(),
         "{:?}",
         collector.rejected()
     );
     stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn zipkin_exporter_reports_the_same_tree() {
+    // Istio's default provider is Zipkin: the services can report straight to it.
+    let collector = Collector::start().await.unwrap();
+    let exporter = [
+        ("OTEL_TRACES_EXPORTER", "zipkin".to_owned()),
+        ("OTEL_EXPORTER_ZIPKIN_ENDPOINT", collector.zipkin_endpoint()),
+    ];
+    exporter_reports_the_same_tree(&collector, &exporter, "zipkin").await;
+}
+
+#[tokio::test]
+async fn otlp_grpc_exporter_reports_the_same_tree() {
+    let collector = Collector::start().await.unwrap();
+    let endpoint = collector.otlp_grpc_endpoint().expect("gRPC receiver");
+    let exporter = [
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+    ];
+    exporter_reports_the_same_tree(&collector, &exporter, "otlp-grpc").await;
 }

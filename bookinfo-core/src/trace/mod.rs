@@ -19,6 +19,7 @@
 pub mod client;
 pub mod config;
 pub mod otlp;
+mod post;
 pub mod server;
 pub mod zipkin;
 

@@ -10,29 +10,26 @@
 //! the tests decode what is written here with `opentelemetry-proto`'s generated types and
 //! compare it with that crate's own conversion of the same spans.
 //!
-//! Like the Zipkin exporter, it runs on the batch span processor's own thread, outside any
-//! Tokio runtime, and posts with a blocking client created on first use. gRPC export still uses
-//! `opentelemetry-otlp`.
+//! Batches are posted by [`super::post::CollectorPost`], as the Zipkin exporter's are. gRPC
+//! export still uses `opentelemetry-otlp`.
 
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use super::post::CollectorPost;
 
 /// Exports spans to an OTLP/HTTP collector as `application/x-protobuf`.
 #[derive(Debug)]
 pub struct OtlpHttpExporter {
-    endpoint: String,
-    timeout: Duration,
-    headers: HeaderMap,
+    collector: CollectorPost,
     /// The encoded `Resource` message, the same for every batch.
     resource: Vec<u8>,
-    client: OnceLock<reqwest::blocking::Client>,
 }
 
 impl OtlpHttpExporter {
@@ -54,21 +51,9 @@ impl OtlpHttpExporter {
             HeaderValue::from_static("application/x-protobuf"),
         );
         Self {
-            endpoint: endpoint.to_owned(),
-            timeout,
-            headers: map,
+            collector: CollectorPost::new("OTLP", endpoint, timeout, map),
             resource: Vec::new(),
-            client: OnceLock::new(),
         }
-    }
-
-    fn client(&self) -> &reqwest::blocking::Client {
-        self.client.get_or_init(|| {
-            reqwest::blocking::Client::builder()
-                .timeout(self.timeout)
-                .build()
-                .unwrap_or_default()
-        })
     }
 
     /// One `ExportTraceServiceRequest` carrying `spans`, grouped by instrumentation scope.
@@ -105,25 +90,7 @@ impl OtlpHttpExporter {
 
 impl SpanExporter for OtlpHttpExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let body = self.encode(&batch);
-        let sent = self
-            .client()
-            .post(&self.endpoint)
-            .headers(self.headers.clone())
-            .body(body)
-            .send();
-        match sent {
-            Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => Err(OTelSdkError::InternalFailure(format!(
-                "OTLP collector at {} answered {}",
-                self.endpoint,
-                resp.status()
-            ))),
-            Err(e) => Err(OTelSdkError::InternalFailure(format!(
-                "cannot reach the OTLP collector at {}: {e}",
-                self.endpoint
-            ))),
-        }
+        self.collector.send(self.encode(&batch))
     }
 
     fn set_resource(&mut self, resource: &Resource) {

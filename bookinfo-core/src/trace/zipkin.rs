@@ -6,49 +6,39 @@
 //! belong to an unnamed service. The format is small: one JSON array of spans per batch, posted
 //! to `/api/v2/spans` (<https://zipkin.io/zipkin-api/#/default/post_spans>).
 //!
-//! The batch span processor calls [`SpanExporter::export`] on its own thread, outside any Tokio
-//! runtime, so a blocking HTTP client is the right tool; it is created there, on first use.
+//! Batches are posted by [`super::post::CollectorPost`], as the OTLP exporter's are.
 
-use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use serde_json::{Map, Value as Json, json};
+
+use super::post::CollectorPost;
 
 /// Exports spans to a Zipkin v2 collector.
 #[derive(Debug)]
 pub struct ZipkinExporter {
-    endpoint: String,
-    timeout: Duration,
+    collector: CollectorPost,
     service: String,
     /// Resource attributes other than `service.name`, sent as tags on every span.
     resource_tags: Vec<(String, String)>,
-    client: OnceLock<reqwest::blocking::Client>,
 }
 
 impl ZipkinExporter {
     /// `endpoint` is the full URL, e.g. `http://zipkin.istio-system:9411/api/v2/spans`.
     pub fn new(endpoint: &str, timeout: Duration) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Self {
-            endpoint: endpoint.to_owned(),
-            timeout,
+            collector: CollectorPost::new("Zipkin", endpoint, timeout, headers),
             service: "unknown_service".to_owned(),
             resource_tags: Vec::new(),
-            client: OnceLock::new(),
         }
-    }
-
-    fn client(&self) -> &reqwest::blocking::Client {
-        self.client.get_or_init(|| {
-            reqwest::blocking::Client::builder()
-                .timeout(self.timeout)
-                .build()
-                .unwrap_or_default()
-        })
     }
 
     /// One span in Zipkin's v2 model.
@@ -106,19 +96,8 @@ fn value_text(value: &Value) -> String {
 impl SpanExporter for ZipkinExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans: Vec<Json> = batch.iter().map(|s| self.span_json(s)).collect();
-        let sent = self.client().post(&self.endpoint).json(&spans).send();
-        match sent {
-            Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => Err(OTelSdkError::InternalFailure(format!(
-                "Zipkin collector at {} answered {}",
-                self.endpoint,
-                resp.status()
-            ))),
-            Err(e) => Err(OTelSdkError::InternalFailure(format!(
-                "cannot reach the Zipkin collector at {}: {e}",
-                self.endpoint
-            ))),
-        }
+        self.collector
+            .send(serde_json::to_vec(&spans).unwrap_or_default())
     }
 
     fn set_resource(&mut self, resource: &Resource) {

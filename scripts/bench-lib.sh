@@ -18,17 +18,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
+wait_up() { for _ in $(seq "${wait_tries:-100}"); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
 
 # The four services as separate processes on 19180-19183 (reviews v2). Arguments are extra
 # environment assignments for every service (participating mode) or nothing. Sets ${svc[@]}.
+# A non-empty ${wrap[@]} (a command such as valgrind) runs each service under it.
+wrap=()
 start_stack() {
   local extra=("$@") first=${#pids[@]}
-  env "${extra[@]}" RUST_LOG=warn "$bin/details" 19181 & pids+=($!)
-  env "${extra[@]}" RUST_LOG=warn "$bin/ratings" 19182 & pids+=($!)
-  env "${extra[@]}" RUST_LOG=warn ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "$bin/reviews" 19183 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn "${wrap[@]}" "$bin/details" 19181 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn "${wrap[@]}" "$bin/ratings" 19182 & pids+=($!)
+  env "${extra[@]}" RUST_LOG=warn ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "${wrap[@]}" "$bin/reviews" 19183 & pids+=($!)
   env "${extra[@]}" RUST_LOG=warn DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
-      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "$bin/productpage" 19180 & pids+=($!)
+      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "${wrap[@]}" "$bin/productpage" 19180 & pids+=($!)
   for port in 19181 19182 19183 19180; do wait_up "http://127.0.0.1:$port/health"; done
   svc=("${pids[@]:$first:4}")
 }

@@ -62,12 +62,16 @@ pub fn is_forwarded(name: &str) -> bool {
 
 /// The subset of `incoming` that is forwarded downstream, values and repetitions kept verbatim.
 pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
+    select(incoming, is_forwarded)
+}
+
+/// Each header of `incoming` whose name passes `keep`, in order, repeated values included: one
+/// pass over the map, no lookups.
+fn select(incoming: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in incoming.keys() {
-        if is_forwarded(name.as_str()) {
-            for value in incoming.get_all(name) {
-                out.append(name.clone(), value.clone());
-            }
+    for (name, value) in incoming {
+        if keep(name.as_str()) {
+            out.append(name.clone(), value.clone());
         }
     }
     out
@@ -96,11 +100,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
             .extensions
             .get::<std::sync::Arc<crate::trace::RequestTrace>>()
             .cloned();
-        let mut headers = forwarded_headers(&parts.headers);
-        if trace.is_some() {
-            // Participating: every call writes its own span's context instead.
-            crate::propagation::strip_owned(&mut headers);
-        }
+        let headers = if trace.is_some() {
+            // Participating: every call writes its own span's context instead, so the caller's
+            // trace headers are not even copied.
+            select(&parts.headers, |name| {
+                is_forwarded(name) && !crate::propagation::is_owned(name)
+            })
+        } else {
+            forwarded_headers(&parts.headers)
+        };
         Ok(Self { headers, trace })
     }
 }

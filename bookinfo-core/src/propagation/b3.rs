@@ -15,11 +15,11 @@
 //!   is not written at all, and the trace id keeps the width it arrived in.
 
 use http::HeaderMap;
-use http::header::HeaderName;
+use http::header::{HeaderName, HeaderValue};
 
 use super::Candidate;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, hex, hex_exact, remove_all, set, single};
+use super::wire::{Case, Found, Malformed, hex, hex_exact, set, single};
 
 /// The single-header form.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
@@ -28,8 +28,6 @@ pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
 pub(crate) const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
 pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
 pub(crate) const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
-/// Every header of the multi-header form.
-pub(crate) static MULTI: [HeaderName; 5] = [TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMPLED, FLAGS];
 
 /// Reads the `b3` header.
 pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {
@@ -101,19 +99,21 @@ pub(crate) fn inject_single(ctx: &TraceContext, headers: &mut HeaderMap) {
     set(headers, SINGLE, value);
 }
 
-/// Writes the `x-b3-*` headers, replacing any that were there.
+/// Writes the `x-b3-*` headers into a map [`super::inject`] has stripped of stale ones.
 pub(crate) fn inject_multi(ctx: &TraceContext, headers: &mut HeaderMap) {
-    remove_all(headers, &MULTI);
     set(headers, TRACE_ID, ctx.trace_id.to_hex());
     set(headers, SPAN_ID, ctx.span_id.to_hex());
     if let Some(parent) = ctx.parent_span_id {
         set(headers, PARENT_SPAN_ID, parent.to_hex());
     }
-    match ctx.sampling {
-        Sampling::Sampled => set(headers, SAMPLED, "1".to_owned()),
-        Sampling::NotSampled => set(headers, SAMPLED, "0".to_owned()),
-        Sampling::Debug => set(headers, FLAGS, "1".to_owned()),
-        Sampling::Deferred => {}
+    let flag = match ctx.sampling {
+        Sampling::Sampled => Some((SAMPLED, "1")),
+        Sampling::NotSampled => Some((SAMPLED, "0")),
+        Sampling::Debug => Some((FLAGS, "1")),
+        Sampling::Deferred => None,
+    };
+    if let Some((name, value)) = flag {
+        headers.insert(name, HeaderValue::from_static(value));
     }
 }
 
@@ -351,7 +351,9 @@ mod tests {
             ("x-b3-sampled", "0"),
             ("x-b3-parentspanid", "1111111111111111"),
         ]);
-        inject_multi(&ctx, &mut out);
+        // Through the module's entry point, which first strips what the caller sent.
+        let multi = [super::super::Format::B3Multi].into_iter().collect();
+        super::super::inject(&ctx, multi, &mut out);
         assert_eq!(out["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
         assert_eq!(out["x-b3-spanid"], "e457b5a2e4d86bd1");
         assert_eq!(out["x-b3-flags"], "1");
@@ -359,7 +361,7 @@ mod tests {
         assert!(out.get("x-b3-parentspanid").is_none());
 
         ctx.sampling = Sampling::Deferred;
-        inject_multi(&ctx, &mut out);
+        super::super::inject(&ctx, multi, &mut out);
         assert!(out.get("x-b3-sampled").is_none());
         assert!(out.get("x-b3-flags").is_none());
     }

@@ -349,31 +349,48 @@ fn present_formats(headers: &HeaderMap) -> (FormatSet, bool) {
     let mut present = FormatSet::EMPTY;
     let mut baggage = false;
     for name in headers.keys() {
-        if let Some(format) = format_of(name) {
-            present.insert(format);
-        } else if *name == baggage::BAGGAGE {
-            baggage = true;
+        match role(name.as_str()) {
+            Role::Read(format) => present.insert(format),
+            Role::Baggage => baggage = true,
+            Role::Owned | Role::Other => {}
         }
     }
     (present, baggage)
 }
 
-/// The format a header belongs to, if it is one of the trace headers read on extract.
-fn format_of(name: &HeaderName) -> Option<Format> {
-    if *name == b3::SINGLE {
-        Some(Format::B3Single)
-    } else if b3::MULTI.contains(name) {
-        Some(Format::B3Multi)
-    } else if *name == w3c::TRACEPARENT {
-        Some(Format::TraceContext)
-    } else if *name == xot::HEADER {
-        Some(Format::OtSpanContext)
-    } else if ottrace::HEADERS.contains(name) {
-        Some(Format::OtTrace)
-    } else if *name == jaeger::HEADER {
-        Some(Format::Jaeger)
-    } else {
-        None
+/// What a (lower-case) header name is to this module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// An owned header whose presence means `Format` may be in the request.
+    Read(Format),
+    /// Owned, but never a reason to read a format (`tracestate` without `traceparent`, B3 and
+    /// `ot-tracer-*` variants no format defines).
+    Owned,
+    /// W3C `baggage`: read, kept on outbound requests.
+    Baggage,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies a header name with one `match` on its text: this runs for every header of every
+/// request, where comparing it with each owned [`HeaderName`] in turn was a measurable cost.
+/// The names are the module constants' (a test keeps the two in step).
+fn role(name: &str) -> Role {
+    match name {
+        "b3" => Role::Read(Format::B3Single),
+        "x-b3-traceid" | "x-b3-spanid" | "x-b3-parentspanid" | "x-b3-sampled" | "x-b3-flags" => {
+            Role::Read(Format::B3Multi)
+        }
+        "traceparent" => Role::Read(Format::TraceContext),
+        "x-ot-span-context" => Role::Read(Format::OtSpanContext),
+        "ot-tracer-traceid" | "ot-tracer-spanid" | "ot-tracer-sampled" => {
+            Role::Read(Format::OtTrace)
+        }
+        "uber-trace-id" => Role::Read(Format::Jaeger),
+        "tracestate" => Role::Owned,
+        "baggage" => Role::Baggage,
+        _ if OWNED_PREFIXES.iter().any(|p| name.starts_with(p)) => Role::Owned,
+        _ => Role::Other,
     }
 }
 
@@ -389,9 +406,10 @@ fn extract_format(format: Format, headers: &HeaderMap) -> wire::Found<Candidate>
     }
 }
 
-/// Writes `ctx` (the client span's context) in each of `formats`, replacing that format's
-/// headers. Call [`strip_owned`] first so formats not written leave nothing stale behind.
+/// Replaces every owned trace header in `headers` with `ctx` (the client span's context) written
+/// in each of `formats`: nothing stale survives, whatever formats the map held before.
 pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
+    strip_owned(headers);
     for format in formats.iter() {
         match format {
             Format::B3Single => b3::inject_single(ctx, headers),
@@ -426,7 +444,7 @@ const OWNED_PREFIXES: &[&str] = &["x-b3-", ottrace::PREFIX];
 
 /// Whether a (lower-case) header name is a trace header this module owns.
 pub fn is_owned(name: &str) -> bool {
-    OWNED.iter().any(|owned| owned == name) || OWNED_PREFIXES.iter().any(|p| name.starts_with(p))
+    matches!(role(name), Role::Read(_) | Role::Owned)
 }
 
 /// Removes every owned trace header. Pass-through-only formats (Datadog, SkyWalking, GCP,
@@ -441,6 +459,62 @@ pub fn strip_owned(headers: &mut HeaderMap) {
         .collect();
     for name in owned {
         headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    #[test]
+    fn roles_match_the_header_constants() {
+        for name in &OWNED {
+            let expected = match format_of(name) {
+                Some(format) => Role::Read(format),
+                None => Role::Owned,
+            };
+            assert_eq!(role(name.as_str()), expected, "{name}");
+        }
+        assert_eq!(role(baggage::BAGGAGE.as_str()), Role::Baggage);
+        for other in [
+            "x-request-id",
+            "ot-baggage-k",
+            "uberctx-k",
+            "x-datadog-trace-id",
+            "b3x",
+        ] {
+            assert_eq!(role(other), Role::Other, "{other}");
+        }
+        for variant in ["x-b3-other", "ot-tracer-other"] {
+            assert_eq!(role(variant), Role::Owned, "{variant}");
+        }
+    }
+
+    /// The header constants' formats, written out independently of [`role`].
+    fn format_of(name: &HeaderName) -> Option<Format> {
+        if *name == b3::SINGLE {
+            Some(Format::B3Single)
+        } else if [
+            b3::TRACE_ID,
+            b3::SPAN_ID,
+            b3::PARENT_SPAN_ID,
+            b3::SAMPLED,
+            b3::FLAGS,
+        ]
+        .contains(name)
+        {
+            Some(Format::B3Multi)
+        } else if *name == w3c::TRACEPARENT {
+            Some(Format::TraceContext)
+        } else if *name == xot::HEADER {
+            Some(Format::OtSpanContext)
+        } else if [ottrace::TRACE_ID, ottrace::SPAN_ID, ottrace::SAMPLED].contains(name) {
+            Some(Format::OtTrace)
+        } else if *name == jaeger::HEADER {
+            Some(Format::Jaeger)
+        } else {
+            None
+        }
     }
 }
 

@@ -14,13 +14,11 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, hex_exact, remove_all, set, single};
+use super::wire::{Case, Found, Malformed, hex_exact, set, single};
 
 pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("ot-tracer-traceid");
 pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("ot-tracer-spanid");
 pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("ot-tracer-sampled");
-/// Every header of the context (baggage items aside).
-pub(crate) static HEADERS: [HeaderName; 3] = [TRACE_ID, SPAN_ID, SAMPLED];
 /// Every header the format owns (all share the `ot-tracer-` prefix).
 pub(crate) const PREFIX: &str = "ot-tracer-";
 
@@ -52,9 +50,8 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
     }
 }
 
-/// Writes the three headers, replacing any that were there.
+/// Writes the three headers into a map [`super::inject`] has stripped of stale ones.
 pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
-    remove_all(headers, &HEADERS);
     set(headers, TRACE_ID, format!("{:016x}", ctx.trace_id.low64()));
     set(headers, SPAN_ID, ctx.span_id.to_hex());
     if let Some(sampled) = ctx.sampling.is_sampled() {

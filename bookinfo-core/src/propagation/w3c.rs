@@ -14,7 +14,7 @@ use http::header::HeaderName;
 use super::context::push_hex;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
-use super::wire::{Case, Found, Malformed, hex_exact, joined, remove_all, set, single};
+use super::wire::{Case, Found, Malformed, hex_exact, joined, set, single};
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -43,7 +43,6 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 /// "debug": debug is written as sampled, deferred as not sampled (the receiver may still
 /// sample, which is what the flag means).
 pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
-    remove_all(headers, &[TRACEPARENT, TRACESTATE]);
     let flags = match ctx.sampling {
         Sampling::Sampled | Sampling::Debug => SAMPLED,
         Sampling::NotSampled | Sampling::Deferred => 0,
@@ -73,10 +72,12 @@ fn parse_traceparent(value: &str) -> Option<TraceContext> {
     if !fits {
         return None;
     }
-    let fields: Vec<&str> = value.get(..LEN)?.split('-').collect();
-    let [_, trace, parent, flags] = fields.as_slice() else {
+    // `vv-{32 trace}-{16 parent}-ff`: the dashes at fixed places, the fields hex (no dashes).
+    let dash = |at: usize| value.as_bytes().get(at) == Some(&b'-');
+    if !(dash(2) && dash(35) && dash(52)) {
         return None;
-    };
+    }
+    let (trace, parent, flags) = (value.get(3..35)?, value.get(36..52)?, value.get(53..LEN)?);
     let trace_id = TraceId::new(hex_exact(trace, 32, Case::Lower)?)?;
     let span_id = SpanId::new(hex_exact(parent, 16, Case::Lower)? as u64)?;
     let flags = hex_exact(flags, 2, Case::Lower)? as u8;

@@ -82,13 +82,6 @@ pub(crate) fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
     }
 }
 
-/// Removes every header in `names`.
-pub(crate) fn remove_all(headers: &mut HeaderMap, names: &[HeaderName]) {
-    for name in names {
-        headers.remove(name);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

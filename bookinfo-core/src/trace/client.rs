@@ -123,9 +123,9 @@ fn host_and_port(url: &str) -> (Option<&str>, Option<u16>) {
 impl ClientSpan {
     /// Replace every owned trace header in `headers` with this span's context.
     pub fn inject(&self, headers: &mut HeaderMap) {
-        propagation::strip_owned(headers);
-        if let Some(ctx) = &self.inject {
-            propagation::inject(ctx, self.formats, headers);
+        match &self.inject {
+            Some(ctx) => propagation::inject(ctx, self.formats, headers),
+            None => propagation::strip_owned(headers),
         }
     }
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# What participating tracing costs in CPU instructions: a measure the machine's noise cannot move.
+#
+#   scripts/bench-instructions.sh [duration]     default 30s of load per mode
+#
+# Runs the four services under `valgrind --tool=callgrind` (Debian package `valgrind`), which
+# counts the instructions each process executes, whatever else the machine is doing. For each
+# mode (pass-through, then participating with OTLP export to a discard sink) it warms the stack
+# up, zeroes the counters, sends GET /productpage from two connections for `duration`, and prints
+# instructions per page view per service and in total, then the ratio of the totals. The counts
+# include everything a service does for a page: parsing, handlers, spans, injection, and the
+# export thread's encoding and posting. Throughput comparisons (scripts/bench-tracing.sh) swing by
+# a third between runs on a shared machine; these numbers repeat to within about 1 %.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-30s}
+conns=2
+command -v valgrind >/dev/null || { echo "error: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+out=$(mktemp -d)
+wrap=(valgrind --tool=callgrind --callgrind-out-file="$out/%p.out")
+wait_tries=600 # services start slowly under valgrind
+
+# callgrind_control finds a process through a file named after the process's $HOSTNAME, which the
+# stack sets for reviews (its pod name); so ask with the same one.
+control() { # $1: -z (zero) or -d (dump), $2: pid
+  local host
+  host=$(tr '\0' '\n' <"/proc/$2/environ" | sed -n 's/^HOSTNAME=//p')
+  env ${host:+HOSTNAME="$host"} callgrind_control "$1" "$2" >/dev/null
+}
+
+measure() { # $1: label; prints instructions per page view, sets $total
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  wrk -t1 -c"$conns" -d5s http://127.0.0.1:19180/productpage >/dev/null
+  local p pages ir line="" i=0 vg=() name
+  # The processes valgrind runs (not always the PIDs the shell started).
+  for name in "${names[@]}"; do vg+=("$(pgrep -n -f -- "$bin/$name 191")"); done
+  for p in "${vg[@]}"; do control -z "$p"; done
+  pages=$(wrk -t1 -c"$conns" -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+  for p in "${vg[@]}"; do control -d "$p"; done
+  total=0
+  for p in "${vg[@]}"; do
+    # The dump written on request (`<pid>.out.1`) holds only what ran after the zeroing.
+    ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$out/$p.out.1")
+    line="$line ${names[$i]} $((ir / pages))"
+    total=$((total + ir / pages))
+    i=$((i + 1))
+  done
+  printf '%-14s instructions per GET /productpage (%s pages):%s, total %s\n' "$1" "$pages" "$line" "$total"
+}
+
+start_stack
+measure pass-through
+base=$total
+cleanup
+start_sink
+start_stack "${participating[@]}"
+measure participating
+cleanup
+rm -rf "$out"
+awk -v a="$base" -v b="$total" 'BEGIN {printf "participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", b / a, a / b}'

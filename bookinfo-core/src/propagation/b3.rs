@@ -22,12 +22,13 @@ use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex, hex_exact, set, single};
 
 /// The single-header form.
-pub(crate) const SINGLE: HeaderName = HeaderName::from_static("b3");
-pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
-pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
-pub(crate) const PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
-pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
-pub(crate) const FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+pub(crate) const SINGLE: HeaderName = HeaderName::from_static(super::names::B3);
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::B3_TRACE_ID);
+pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::B3_SPAN_ID);
+pub(crate) const PARENT_SPAN_ID: HeaderName =
+    HeaderName::from_static(super::names::B3_PARENT_SPAN_ID);
+pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::B3_SAMPLED);
+pub(crate) const FLAGS: HeaderName = HeaderName::from_static(super::names::B3_FLAGS);
 
 /// Reads the `b3` header.
 pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {

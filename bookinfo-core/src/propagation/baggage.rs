@@ -11,7 +11,7 @@ use http::header::HeaderName;
 
 use super::wire::{Found, Malformed, joined, set};
 
-pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static(super::names::BAGGAGE);
 
 /// Members kept; the W3C minimum a platform must propagate.
 pub const MAX_MEMBERS: usize = 64;

@@ -15,7 +15,7 @@ use http::header::HeaderName;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex, set, single};
 
-pub(crate) const HEADER: HeaderName = HeaderName::from_static("uber-trace-id");
+pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::UBER_TRACE_ID);
 
 const SAMPLED: u8 = 0x01;
 const DEBUG: u8 = 0x02;

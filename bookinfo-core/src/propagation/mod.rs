@@ -39,6 +39,25 @@ use std::fmt;
 use http::HeaderMap;
 use http::header::HeaderName;
 
+/// The name of every trace header this module reads or owns, each written once: the format
+/// modules build their `HeaderName`s from these, and [`role`] matches on them.
+mod names {
+    pub(super) const B3: &str = "b3";
+    pub(super) const B3_TRACE_ID: &str = "x-b3-traceid";
+    pub(super) const B3_SPAN_ID: &str = "x-b3-spanid";
+    pub(super) const B3_PARENT_SPAN_ID: &str = "x-b3-parentspanid";
+    pub(super) const B3_SAMPLED: &str = "x-b3-sampled";
+    pub(super) const B3_FLAGS: &str = "x-b3-flags";
+    pub(super) const TRACEPARENT: &str = "traceparent";
+    pub(super) const TRACESTATE: &str = "tracestate";
+    pub(super) const X_OT_SPAN_CONTEXT: &str = "x-ot-span-context";
+    pub(super) const OT_TRACE_ID: &str = "ot-tracer-traceid";
+    pub(super) const OT_SPAN_ID: &str = "ot-tracer-spanid";
+    pub(super) const OT_SAMPLED: &str = "ot-tracer-sampled";
+    pub(super) const UBER_TRACE_ID: &str = "uber-trace-id";
+    pub(super) const BAGGAGE: &str = "baggage";
+}
+
 pub use baggage::{Baggage, BaggageMember};
 pub use context::{Sampling, SpanId, TraceContext, TraceId};
 pub use tracestate::TraceState;
@@ -374,21 +393,19 @@ enum Role {
 
 /// Classifies a header name with one `match` on its text: this runs for every header of every
 /// request, where comparing it with each owned [`HeaderName`] in turn was a measurable cost.
-/// The names are the module constants' (a test keeps the two in step).
 fn role(name: &str) -> Role {
+    use names::*;
     match name {
-        "b3" => Role::Read(Format::B3Single),
-        "x-b3-traceid" | "x-b3-spanid" | "x-b3-parentspanid" | "x-b3-sampled" | "x-b3-flags" => {
+        B3 => Role::Read(Format::B3Single),
+        B3_TRACE_ID | B3_SPAN_ID | B3_PARENT_SPAN_ID | B3_SAMPLED | B3_FLAGS => {
             Role::Read(Format::B3Multi)
         }
-        "traceparent" => Role::Read(Format::TraceContext),
-        "x-ot-span-context" => Role::Read(Format::OtSpanContext),
-        "ot-tracer-traceid" | "ot-tracer-spanid" | "ot-tracer-sampled" => {
-            Role::Read(Format::OtTrace)
-        }
-        "uber-trace-id" => Role::Read(Format::Jaeger),
-        "tracestate" => Role::Owned,
-        "baggage" => Role::Baggage,
+        TRACEPARENT => Role::Read(Format::TraceContext),
+        X_OT_SPAN_CONTEXT => Role::Read(Format::OtSpanContext),
+        OT_TRACE_ID | OT_SPAN_ID | OT_SAMPLED => Role::Read(Format::OtTrace),
+        UBER_TRACE_ID => Role::Read(Format::Jaeger),
+        TRACESTATE => Role::Owned,
+        BAGGAGE => Role::Baggage,
         _ if OWNED_PREFIXES.iter().any(|p| name.starts_with(p)) => Role::Owned,
         _ => Role::Other,
     }
@@ -422,23 +439,6 @@ pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
     }
 }
 
-/// Trace headers owned by this module: removed from outbound requests before injecting.
-pub static OWNED: [HeaderName; 13] = [
-    b3::SINGLE,
-    b3::TRACE_ID,
-    b3::SPAN_ID,
-    b3::PARENT_SPAN_ID,
-    b3::SAMPLED,
-    b3::FLAGS,
-    w3c::TRACEPARENT,
-    w3c::TRACESTATE,
-    xot::HEADER,
-    ottrace::TRACE_ID,
-    ottrace::SPAN_ID,
-    ottrace::SAMPLED,
-    jaeger::HEADER,
-];
-
 /// Prefixes of owned headers (variants beyond the listed ones are owned too).
 const OWNED_PREFIXES: &[&str] = &["x-b3-", ottrace::PREFIX];
 
@@ -467,15 +467,23 @@ mod role_tests {
     use super::*;
 
     #[test]
-    fn roles_match_the_header_constants() {
-        for name in &OWNED {
-            let expected = match format_of(name) {
-                Some(format) => Role::Read(format),
-                None => Role::Owned,
-            };
-            assert_eq!(role(name.as_str()), expected, "{name}");
+    fn roles_of_header_names() {
+        let read = [
+            ("b3", Format::B3Single),
+            ("x-b3-traceid", Format::B3Multi),
+            ("x-b3-flags", Format::B3Multi),
+            ("traceparent", Format::TraceContext),
+            ("x-ot-span-context", Format::OtSpanContext),
+            ("ot-tracer-sampled", Format::OtTrace),
+            ("uber-trace-id", Format::Jaeger),
+        ];
+        for (name, format) in read {
+            assert_eq!(role(name), Role::Read(format), "{name}");
         }
-        assert_eq!(role(baggage::BAGGAGE.as_str()), Role::Baggage);
+        for owned in ["tracestate", "x-b3-other", "ot-tracer-other"] {
+            assert_eq!(role(owned), Role::Owned, "{owned}");
+        }
+        assert_eq!(role("baggage"), Role::Baggage);
         for other in [
             "x-request-id",
             "ot-baggage-k",
@@ -484,36 +492,6 @@ mod role_tests {
             "b3x",
         ] {
             assert_eq!(role(other), Role::Other, "{other}");
-        }
-        for variant in ["x-b3-other", "ot-tracer-other"] {
-            assert_eq!(role(variant), Role::Owned, "{variant}");
-        }
-    }
-
-    /// The header constants' formats, written out independently of [`role`].
-    fn format_of(name: &HeaderName) -> Option<Format> {
-        if *name == b3::SINGLE {
-            Some(Format::B3Single)
-        } else if [
-            b3::TRACE_ID,
-            b3::SPAN_ID,
-            b3::PARENT_SPAN_ID,
-            b3::SAMPLED,
-            b3::FLAGS,
-        ]
-        .contains(name)
-        {
-            Some(Format::B3Multi)
-        } else if *name == w3c::TRACEPARENT {
-            Some(Format::TraceContext)
-        } else if *name == xot::HEADER {
-            Some(Format::OtSpanContext)
-        } else if [ottrace::TRACE_ID, ottrace::SPAN_ID, ottrace::SAMPLED].contains(name) {
-            Some(Format::OtTrace)
-        } else if *name == jaeger::HEADER {
-            Some(Format::Jaeger)
-        } else {
-            None
         }
     }
 }

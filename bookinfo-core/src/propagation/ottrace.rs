@@ -16,9 +16,9 @@ use http::header::HeaderName;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Case, Found, Malformed, hex_exact, set, single};
 
-pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("ot-tracer-traceid");
-pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static("ot-tracer-spanid");
-pub(crate) const SAMPLED: HeaderName = HeaderName::from_static("ot-tracer-sampled");
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::OT_TRACE_ID);
+pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::OT_SPAN_ID);
+pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::OT_SAMPLED);
 /// Every header the format owns (all share the `ot-tracer-` prefix).
 pub(crate) const PREFIX: &str = "ot-tracer-";
 

@@ -16,8 +16,8 @@ use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
 use super::wire::{Case, Found, Malformed, hex_exact, joined, set, single};
 
-pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static(super::names::TRACEPARENT);
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static(super::names::TRACESTATE);
 
 /// The length of a version-00 `traceparent`.
 const LEN: usize = 55;

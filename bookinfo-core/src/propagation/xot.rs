@@ -21,7 +21,7 @@ use http::header::HeaderName;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::wire::{Found, Malformed, set, single};
 
-pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-ot-span-context");
+pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::X_OT_SPAN_CONTEXT);
 
 /// Reads the header.
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What participating tracing costs in CPU instructions: a measure the machine's noise cannot move.
 #
-#   scripts/bench-instructions.sh [duration]     default 30s of load per mode
+#   scripts/bench-instructions.sh [duration] [scenario...]
+#       default 30s of load per mode, scenarios `direct` and `gateway` (see scripts/bench-lib.sh)
 #
 # Runs the four services under `valgrind --tool=callgrind` (Debian package `valgrind`), which
 # counts the instructions each process executes, whatever else the machine is doing. For each
@@ -14,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-30s}
+scenarios=("${@:2}")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(direct gateway)
 conns=2
 command -v valgrind >/dev/null || { echo "error: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 # shellcheck source=scripts/bench-lib.sh
@@ -32,12 +35,12 @@ control() { # $1: -z (zero) or -d (dump), $2: pid
 
 measure() { # $1: label; prints instructions per page view, sets $total
   curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
-  wrk -t1 -c"$conns" -d5s http://127.0.0.1:19180/productpage >/dev/null
+  wrk -t1 -c"$conns" -d5s "${wrk_args[@]}" http://127.0.0.1:19180/productpage >/dev/null
   local p pages ir line="" i=0 vg=() name
   # The processes valgrind runs (not always the PIDs the shell started).
   for name in "${names[@]}"; do vg+=("$(pgrep -n -f -- "$bin/$name 191")"); done
   for p in "${vg[@]}"; do control -z "$p"; done
-  pages=$(wrk -t1 -c"$conns" -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+  pages=$(wrk -t1 -c"$conns" -d"$duration" "${wrk_args[@]}" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
   for p in "${vg[@]}"; do control -d "$p"; done
   total=0
   for p in "${vg[@]}"; do
@@ -47,16 +50,20 @@ measure() { # $1: label; prints instructions per page view, sets $total
     total=$((total + ir / pages))
     i=$((i + 1))
   done
-  printf '%-14s instructions per GET /productpage (%s pages):%s, total %s\n' "$1" "$pages" "$line" "$total"
+  printf '%-26s instructions per GET /productpage (%s pages):%s, total %s\n' "$1" "$pages" "$line" "$total"
 }
 
-start_stack
-measure pass-through
-base=$total
-cleanup
-start_sink
-start_stack "${participating[@]}"
-measure participating
-cleanup
+for name in "${scenarios[@]}"; do
+  scenario "$name"
+  start_stack
+  measure "$name, pass-through"
+  base=$total
+  cleanup
+  start_sink
+  start_stack "${participating[@]}"
+  measure "$name, participating"
+  cleanup
+  awk -v n="$name" -v a="$base" -v b="$total" \
+    'BEGIN {printf "%s: participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", n, b / a, a / b}'
+done
 rm -rf "$out"
-awk -v a="$base" -v b="$total" 'BEGIN {printf "participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", b / a, a / b}'

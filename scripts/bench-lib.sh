@@ -1,4 +1,4 @@
-# Shared part of scripts/bench.sh and scripts/bench-tracing.sh; sourced, not run, from the
+# Shared part of the scripts/bench*.sh scripts; sourced, not run, from the
 # repository root. Checks for wrk and builds the release binaries. Expects $conns, $duration.
 
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
@@ -43,10 +43,22 @@ start_sink() {
 }
 participating=(OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190)
 
+# What the load generator sends besides the request line: nothing extra (`direct`, a user
+# calling productpage straight), or the trace headers an Istio ingress gateway and productpage's
+# sidecar add to every request (`gateway`: scripts/gateway-headers.lua). Sets ${wrk_args[@]}.
+wrk_args=()
+scenario() { # $1: direct | gateway
+  case $1 in
+    direct) wrk_args=() ;;
+    gateway) wrk_args=(-s scripts/gateway-headers.lua) ;;
+    *) echo "error: unknown scenario '$1' (expected direct or gateway)" >&2; exit 2 ;;
+  esac
+}
+
 # wrk at $conns connections; sets $rps, $p50, $p99 and prints one line.
 run() { # $1: label, $2: url
   local out
-  out=$(wrk -t2 -c"$conns" -d"$duration" --latency "$2")
+  out=$(wrk -t2 -c"$conns" -d"$duration" --latency "${wrk_args[@]}" "$2")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
@@ -60,7 +72,7 @@ names=(details ratings reviews productpage)
 cost() { # CPU time per GET /productpage, per service: robust where throughput is noisy
   local before=() n out i=0 p t total=0
   for p in "${svc[@]}"; do before+=("$(ticks "$p")"); done
-  n=$(wrk -t1 -c8 -d"$duration" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
+  n=$(wrk -t1 -c8 -d"$duration" "${wrk_args[@]}" http://127.0.0.1:19180/productpage | awk '/requests in/ {print $1}')
   out="CPU per GET /productpage ($n requests at 8 connections):"
   for p in "${svc[@]}"; do
     t=$(( ($(ticks "$p") - ${before[$i]}) * 10000 ))

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # What participating tracing costs, and whether it loses anything under load.
 #
-#   scripts/bench-tracing.sh [rounds] [duration]     default 5 rounds of 10s per mode
+#   scripts/bench-tracing.sh [rounds] [duration] [scenario...]
+#       default 5 rounds of 10s per mode, scenarios `direct` and `gateway`
 #
 # 1. GET /productpage at 64 connections, pass-through against participating (OTLP export of every
 #    span to a sink that reads and drops it), in alternating rounds so that machine noise hits
-#    both modes alike. Prints each round, the per-round ratios and their median.
-# 2. The same load once more in participating mode against the real collector of
+#    both modes alike. Prints each round, the per-round ratios and their median. Once per
+#    scenario (scripts/bench-lib.sh): `direct` requests carry no trace headers, so only
+#    participating services send any; `gateway` requests carry the B3 headers an Istio ingress
+#    gateway's sidecar adds, which pass-through services forward and participating ones replace:
+#    the cost of participating inside a mesh.
+# 2. The same load (direct) once more in participating mode against the real collector of
 #    `bookinfo-tracecheck`: after a graceful stop (which flushes), every page view must have
 #    arrived as one complete 7-span tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 duration=${2:-10s}
+scenarios=("${@:3}")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(direct gateway)
 conns=64
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
@@ -20,31 +27,35 @@ source scripts/bench-lib.sh
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ms() { awk '{v=$1; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; printf "%.2f\n", v}'; }
 
-echo "== throughput: $rounds alternating rounds, GET /productpage, $conns connections, $duration each"
-ratios=() base_rps=() part_rps=() base_p99=() part_p99=()
-for r in $(seq "$rounds"); do
-  start_stack
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage # warm the connection pools
-  run "round $r: pass-through" http://127.0.0.1:19180/productpage
-  base_rps+=("$rps") base_p99+=("$(ms <<<"$p99")")
-  base=$rps
-  cleanup
+for name in "${scenarios[@]}"; do
+  scenario "$name"
+  echo "== throughput ($name): $rounds alternating rounds, GET /productpage, $conns connections, $duration each"
+  ratios=() base_rps=() part_rps=() base_p99=() part_p99=()
+  for r in $(seq "$rounds"); do
+    start_stack
+    curl -fsS -o /dev/null http://127.0.0.1:19180/productpage # warm the connection pools
+    run "round $r: pass-through" http://127.0.0.1:19180/productpage
+    base_rps+=("$rps") base_p99+=("$(ms <<<"$p99")")
+    base=$rps
+    cleanup
 
-  start_sink
-  start_stack "${participating[@]}"
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
-  run "round $r: participating" http://127.0.0.1:19180/productpage
-  part_rps+=("$rps") part_p99+=("$(ms <<<"$p99")")
-  ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
-  echo "round $r: ratio $ratio"
-  ratios+=("$ratio")
-  cleanup
+    start_sink
+    start_stack "${participating[@]}"
+    curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+    run "round $r: participating" http://127.0.0.1:19180/productpage
+    part_rps+=("$rps") part_p99+=("$(ms <<<"$p99")")
+    ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+    echo "round $r: ratio $ratio"
+    ratios+=("$ratio")
+    cleanup
+  done
+  echo "$name medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
+    "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
+  echo "$name: participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
 done
-echo "medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
-  "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
-echo "participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
 
-echo "== completeness under the same load (participating, real collector)"
+scenario direct
+echo "== completeness under the same load (direct, participating, real collector)"
 "$bin/bookinfo-tracecheck" --port 19190 --query-port 19191 2>/dev/null & pids+=($!)
 wait_up http://127.0.0.1:19191/healthz
 start_stack "${participating[@]}" OTEL_BSP_SCHEDULE_DELAY=200

@@ -27,10 +27,10 @@ wait_tries=600 # services start slowly under valgrind
 
 # callgrind_control finds a process through a file named after the process's $HOSTNAME, which the
 # stack sets for reviews (its pod name); so ask with the same one.
-control() { # $1: -z (zero) or -d (dump), $2: pid
-  local host
+control() { # $1: -z (zero) or -d (dump), $2: pid; quiet unless it fails
+  local host out
   host=$(tr '\0' '\n' <"/proc/$2/environ" | sed -n 's/^HOSTNAME=//p')
-  env ${host:+HOSTNAME="$host"} callgrind_control "$1" "$2" >/dev/null
+  out=$(env ${host:+HOSTNAME="$host"} callgrind_control "$1" "$2" 2>&1) || { echo "$out" >&2; return 1; }
 }
 
 measure() { # $1: label; prints instructions per page view, sets $total

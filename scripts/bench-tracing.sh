@@ -10,7 +10,8 @@
 #    scenario (scripts/bench-lib.sh): `direct` requests carry no trace headers, so only
 #    participating services send any; `gateway` requests carry the B3 headers an Istio ingress
 #    gateway's sidecar adds, which pass-through services forward and participating ones replace:
-#    the cost of participating inside a mesh.
+#    the cost of participating inside a mesh. Then, per scenario, the services' CPU time per page
+#    in each mode (user and kernel), which is steadier than throughput on a shared machine.
 # 2. The same load (direct) once more in participating mode against the real collector of
 #    `bookinfo-tracecheck`: after a graceful stop (which flushes), every page view must have
 #    arrived as one complete 7-span tree.
@@ -52,6 +53,18 @@ for name in "${scenarios[@]}"; do
   echo "$name medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
     "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
   echo "$name: participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
+  start_stack
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  cost "$name, pass-through"
+  base_cpu=$cpu
+  cleanup
+  start_sink
+  start_stack "${participating[@]}"
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  cost "$name, participating"
+  cleanup
+  awk -v n="$name" -v a="$base_cpu" -v b="$cpu" \
+    'BEGIN {printf "%s: pass-through / participating CPU per page: %.2f\n", n, a / b}'
 done
 
 scenario direct

@@ -39,8 +39,8 @@ use std::fmt;
 use http::HeaderMap;
 use http::header::HeaderName;
 
-/// The name of every trace header this module reads or owns, each written once: the format
-/// modules build their `HeaderName`s from these, and [`role`] matches on them.
+/// The name (or name prefix) of every trace header this module reads or owns, each written once:
+/// the format modules build their `HeaderName`s from these, and [`role`] matches on them.
 mod names {
     pub(super) const B3: &str = "b3";
     pub(super) const B3_TRACE_ID: &str = "x-b3-traceid";
@@ -56,6 +56,9 @@ mod names {
     pub(super) const OT_SAMPLED: &str = "ot-tracer-sampled";
     pub(super) const UBER_TRACE_ID: &str = "uber-trace-id";
     pub(super) const BAGGAGE: &str = "baggage";
+    /// Prefixes of owned names: variants beyond the ones above are owned too.
+    pub(super) const B3_PREFIX: &str = "x-b3-";
+    pub(super) const OT_PREFIX: &str = "ot-tracer-";
 }
 
 pub use baggage::{Baggage, BaggageMember};
@@ -406,7 +409,7 @@ fn role(name: &str) -> Role {
         UBER_TRACE_ID => Role::Read(Format::Jaeger),
         TRACESTATE => Role::Owned,
         BAGGAGE => Role::Baggage,
-        _ if OWNED_PREFIXES.iter().any(|p| name.starts_with(p)) => Role::Owned,
+        _ if name.starts_with(B3_PREFIX) || name.starts_with(OT_PREFIX) => Role::Owned,
         _ => Role::Other,
     }
 }
@@ -438,9 +441,6 @@ pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
         }
     }
 }
-
-/// Prefixes of owned headers (variants beyond the listed ones are owned too).
-const OWNED_PREFIXES: &[&str] = &["x-b3-", ottrace::PREFIX];
 
 /// Whether a (lower-case) header name is a trace header this module owns.
 pub fn is_owned(name: &str) -> bool {

@@ -19,8 +19,6 @@ use super::wire::{Case, Found, Malformed, hex_exact, set, single};
 pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::OT_TRACE_ID);
 pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::OT_SPAN_ID);
 pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::OT_SAMPLED);
-/// Every header the format owns (all share the `ot-tracer-` prefix).
-pub(crate) const PREFIX: &str = "ot-tracer-";
 
 /// Reads the `ot-tracer-*` headers; any one of them without both ids is malformed.
 pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {

@@ -34,7 +34,6 @@ control() { # $1: -z (zero) or -d (dump), $2: pid; quiet unless it fails
 }
 
 measure() { # $1: label; prints instructions per page view, sets $total
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
   wrk -t1 -c"$conns" -d5s "${wrk_args[@]}" http://127.0.0.1:19180/productpage >/dev/null
   local p pages ir line="" i=0 vg=() name
   # The processes valgrind runs (not always the PIDs the shell started).
@@ -55,12 +54,11 @@ measure() { # $1: label; prints instructions per page view, sets $total
 
 for name in "${scenarios[@]}"; do
   scenario "$name"
-  start_stack
+  start_mode pass-through
   measure "$name, pass-through"
   base=$total
   cleanup
-  start_sink
-  start_stack "${participating[@]}"
+  start_mode participating
   measure "$name, participating"
   cleanup
   awk -v n="$name" -v a="$base" -v b="$total" \

@@ -43,6 +43,17 @@ start_sink() {
 }
 participating=(OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:19190)
 
+# The stack in one tracing mode (participating: with the sink), after one page view that opens
+# the connection pools.
+start_mode() { # $1: pass-through | participating
+  case $1 in
+    pass-through) start_stack ;;
+    participating) start_sink; start_stack "${participating[@]}" ;;
+    *) echo "error: unknown mode '$1'" >&2; exit 2 ;;
+  esac
+  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+}
+
 # What the load generator sends besides the request line: nothing extra (`direct`, a user
 # calling productpage straight), or the trace headers an Istio ingress gateway and productpage's
 # sidecar add to every request (`gateway`: scripts/gateway-headers.lua). Sets ${wrk_args[@]}.

@@ -33,16 +33,13 @@ for name in "${scenarios[@]}"; do
   echo "== throughput ($name): $rounds alternating rounds, GET /productpage, $conns connections, $duration each"
   ratios=() base_rps=() part_rps=() base_p99=() part_p99=()
   for r in $(seq "$rounds"); do
-    start_stack
-    curl -fsS -o /dev/null http://127.0.0.1:19180/productpage # warm the connection pools
+    start_mode pass-through
     run "round $r: pass-through" http://127.0.0.1:19180/productpage
     base_rps+=("$rps") base_p99+=("$(ms <<<"$p99")")
     base=$rps
     cleanup
 
-    start_sink
-    start_stack "${participating[@]}"
-    curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+    start_mode participating
     run "round $r: participating" http://127.0.0.1:19180/productpage
     part_rps+=("$rps") part_p99+=("$(ms <<<"$p99")")
     ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
@@ -53,14 +50,11 @@ for name in "${scenarios[@]}"; do
   echo "$name medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
     "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
   echo "$name: participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
-  start_stack
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  start_mode pass-through
   cost "$name, pass-through"
   base_cpu=$cpu
   cleanup
-  start_sink
-  start_stack "${participating[@]}"
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  start_mode participating
   cost "$name, participating"
   cleanup
   awk -v n="$name" -v a="$base_cpu" -v b="$cpu" \

@@ -17,7 +17,7 @@ conns=64
 source scripts/bench-lib.sh
 
 echo "== pass-through mode (no exporter), $conns connections, $duration each"
-start_stack
+start_mode pass-through
 run "GET /details/0" http://127.0.0.1:19181/details/0
 run "GET /ratings/0" http://127.0.0.1:19182/ratings/0
 run "GET /reviews/0 (v2, calls ratings)" http://127.0.0.1:19183/reviews/0
@@ -28,8 +28,7 @@ cost
 cleanup
 
 echo "== participating mode (OTLP export, 100 % sampling)"
-start_sink
-start_stack "${participating[@]}"
+start_mode participating
 run "GET /productpage (participating)" http://127.0.0.1:19180/productpage
 echo "RSS after the run: details $(rss "${svc[0]}"), ratings $(rss "${svc[1]}"), reviews $(rss "${svc[2]}"), productpage $(rss "${svc[3]}")"
 cost

@@ -19,7 +19,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use super::Candidate;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, hex, hex_exact, set, single};
+use super::wire::{Case, Found, Malformed, Values, hex, hex_exact, single};
 
 /// The single-header form.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static(super::names::B3);
@@ -81,8 +81,8 @@ pub(crate) fn extract_multi(headers: &HeaderMap) -> Found<Candidate> {
 
 /// Writes `b3: {trace}-{span}[-{sampling}[-{parent}]]`. A deferred decision has no sampling
 /// field, and then the grammar leaves no room for the parent either.
-pub(crate) fn inject_single(ctx: &TraceContext, headers: &mut HeaderMap) {
-    let mut value = format!("{}-{}", ctx.trace_id.to_hex(), ctx.span_id.to_hex());
+pub(crate) fn inject_single(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
+    values.trace_id(ctx.trace_id).push("-").span_id(ctx.span_id);
     let flag = match ctx.sampling {
         Sampling::Sampled => Some("1"),
         Sampling::NotSampled => Some("0"),
@@ -90,22 +90,20 @@ pub(crate) fn inject_single(ctx: &TraceContext, headers: &mut HeaderMap) {
         Sampling::Deferred => None,
     };
     if let Some(flag) = flag {
-        value.push('-');
-        value.push_str(flag);
+        values.push("-").push(flag);
         if let Some(parent) = ctx.parent_span_id {
-            value.push('-');
-            value.push_str(&parent.to_hex());
+            values.push("-").span_id(parent);
         }
     }
-    set(headers, SINGLE, value);
+    values.set(headers, SINGLE);
 }
 
 /// Writes the `x-b3-*` headers into a map [`super::inject`] has stripped of stale ones.
-pub(crate) fn inject_multi(ctx: &TraceContext, headers: &mut HeaderMap) {
-    set(headers, TRACE_ID, ctx.trace_id.to_hex());
-    set(headers, SPAN_ID, ctx.span_id.to_hex());
+pub(crate) fn inject_multi(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
+    values.trace_id(ctx.trace_id).set(headers, TRACE_ID);
+    values.span_id(ctx.span_id).set(headers, SPAN_ID);
     if let Some(parent) = ctx.parent_span_id {
-        set(headers, PARENT_SPAN_ID, parent.to_hex());
+        values.span_id(parent).set(headers, PARENT_SPAN_ID);
     }
     let flag = match ctx.sampling {
         Sampling::Sampled => Some((SAMPLED, "1")),
@@ -206,7 +204,7 @@ mod tests {
         assert_eq!(ctx.sampling, Sampling::Deferred);
         assert!(ctx.trace_id.is_64bit());
         let mut out = HeaderMap::new();
-        inject_single(&ctx, &mut out);
+        inject_single(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["b3"], "a3ce929d0e0e4736-00f067aa0ba902b7");
     }
 
@@ -237,7 +235,7 @@ mod tests {
         let h = headers(&[("b3", "A3CE929D0E0E4736-00F067AA0BA902B7-1")]);
         let ctx = context(extract_single(&h));
         let mut out = HeaderMap::new();
-        inject_single(&ctx, &mut out);
+        inject_single(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["b3"], "a3ce929d0e0e4736-00f067aa0ba902b7-1");
     }
 
@@ -376,13 +374,13 @@ mod tests {
         );
         ctx.parent_span_id = SpanId::new(0x05e3_ac9a_4f6e_3b90);
         let mut out = HeaderMap::new();
-        inject_single(&ctx, &mut out);
+        inject_single(&ctx, &mut out, &mut Values::new());
         assert_eq!(
             out["b3"],
             "a3ce929d0e0e4736-00f067aa0ba902b7-0-05e3ac9a4f6e3b90"
         );
         ctx.sampling = Sampling::Deferred;
-        inject_single(&ctx, &mut out);
+        inject_single(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["b3"], "a3ce929d0e0e4736-00f067aa0ba902b7");
     }
 }

@@ -13,7 +13,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, hex, set, single};
+use super::wire::{Case, Found, Malformed, Values, hex, single};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::UBER_TRACE_ID);
 
@@ -31,18 +31,19 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 }
 
 /// Writes `{trace}:{span}:0:{flags}`; deferred has no representation and is written as 0.
-pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
+pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
     let flags = match ctx.sampling {
         Sampling::Debug => SAMPLED | DEBUG,
         Sampling::Sampled => SAMPLED,
         Sampling::NotSampled | Sampling::Deferred => 0,
     };
-    let value = format!(
-        "{}:{}:0:{flags:x}",
-        ctx.trace_id.to_hex(),
-        ctx.span_id.to_hex()
-    );
-    set(headers, HEADER, value);
+    values
+        .trace_id(ctx.trace_id)
+        .push(":")
+        .span_id(ctx.span_id)
+        .push(":0:")
+        .hex(u128::from(flags), if flags > 0xf { 2 } else { 1 })
+        .set(headers, HEADER);
 }
 
 fn parse(value: &str) -> Option<TraceContext> {
@@ -91,7 +92,7 @@ mod tests {
         assert_eq!(ctx.parent_span_id, None);
         assert_eq!(ctx.sampling, Sampling::Sampled);
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out[HEADER], value);
     }
 
@@ -105,7 +106,7 @@ mod tests {
         assert_eq!(ctx.parent_span_id, SpanId::new(5));
         assert_eq!(ctx.sampling, Sampling::Debug);
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out[HEADER], "a3ce929d0e0e4736:00f067aa0ba902b7:0:3");
 
         let ctx = extract(&header("1:2:0:0")).unwrap().unwrap();

@@ -430,14 +430,15 @@ fn extract_format(format: Format, headers: &HeaderMap) -> wire::Found<Candidate>
 /// in each of `formats`: nothing stale survives, whatever formats the map held before.
 pub fn inject(ctx: &TraceContext, formats: FormatSet, headers: &mut HeaderMap) {
     strip_owned(headers);
+    let values = &mut wire::Values::new();
     for format in formats.iter() {
         match format {
-            Format::B3Single => b3::inject_single(ctx, headers),
-            Format::B3Multi => b3::inject_multi(ctx, headers),
-            Format::TraceContext => w3c::inject(ctx, headers),
-            Format::OtSpanContext => xot::inject(ctx, headers),
-            Format::OtTrace => ottrace::inject(ctx, headers),
-            Format::Jaeger => jaeger::inject(ctx, headers),
+            Format::B3Single => b3::inject_single(ctx, headers, values),
+            Format::B3Multi => b3::inject_multi(ctx, headers, values),
+            Format::TraceContext => w3c::inject(ctx, headers, values),
+            Format::OtSpanContext => xot::inject(ctx, headers, values),
+            Format::OtTrace => ottrace::inject(ctx, headers, values),
+            Format::Jaeger => jaeger::inject(ctx, headers, values),
         }
     }
 }

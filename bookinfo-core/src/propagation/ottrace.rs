@@ -11,10 +11,10 @@
 //! they are forwarded verbatim with the other request headers.
 
 use http::HeaderMap;
-use http::header::HeaderName;
+use http::header::{HeaderName, HeaderValue};
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, hex_exact, set, single};
+use super::wire::{Case, Found, Malformed, Values, hex_exact, single};
 
 pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::OT_TRACE_ID);
 pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::OT_SPAN_ID);
@@ -49,11 +49,14 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 }
 
 /// Writes the three headers into a map [`super::inject`] has stripped of stale ones.
-pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
-    set(headers, TRACE_ID, format!("{:016x}", ctx.trace_id.low64()));
-    set(headers, SPAN_ID, ctx.span_id.to_hex());
+pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
+    values
+        .hex(u128::from(ctx.trace_id.low64()), 16)
+        .set(headers, TRACE_ID);
+    values.span_id(ctx.span_id).set(headers, SPAN_ID);
     if let Some(sampled) = ctx.sampling.is_sampled() {
-        set(headers, SAMPLED, sampled.to_string());
+        let text = if sampled { "true" } else { "false" };
+        headers.insert(SAMPLED, HeaderValue::from_static(text));
     }
 }
 
@@ -85,7 +88,7 @@ mod tests {
         assert_eq!(ctx.span_id.to_hex(), "00f067aa0ba902b7");
         assert_eq!(ctx.sampling, Sampling::Sampled);
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out, h);
     }
 
@@ -102,7 +105,7 @@ mod tests {
         );
         assert_eq!(ctx.sampling, Sampling::Deferred);
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["ot-tracer-traceid"], "a3ce929d0e0e4736");
         assert_eq!(out["ot-tracer-spanid"], "00f067aa0ba902b7");
         assert!(out.get("ot-tracer-sampled").is_none());

@@ -11,10 +11,9 @@
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::context::push_hex;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
-use super::wire::{Case, Found, Malformed, hex_exact, joined, set, single};
+use super::wire::{Case, Found, Malformed, Values, hex_exact, joined, single};
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static(super::names::TRACEPARENT);
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static(super::names::TRACESTATE);
@@ -42,21 +41,21 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 /// The version is always `00` and the trace id always 32 digits. W3C has no "deferred" or
 /// "debug": debug is written as sampled, deferred as not sampled (the receiver may still
 /// sample, which is what the flag means).
-pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
+pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
     let flags = match ctx.sampling {
         Sampling::Sampled | Sampling::Debug => SAMPLED,
         Sampling::NotSampled | Sampling::Deferred => 0,
     };
-    let mut value = String::with_capacity(LEN);
-    value.push_str("00-");
-    push_hex(&mut value, ctx.trace_id.value(), 32);
-    value.push('-');
-    push_hex(&mut value, u128::from(ctx.span_id.get()), 16);
-    value.push('-');
-    push_hex(&mut value, u128::from(flags), 2);
-    set(headers, TRACEPARENT, value);
+    values
+        .push("00-")
+        .hex(ctx.trace_id.value(), 32)
+        .push("-")
+        .span_id(ctx.span_id)
+        .push("-")
+        .hex(u128::from(flags), 2)
+        .set(headers, TRACEPARENT);
     if let Some(state) = ctx.trace_state.header_value() {
-        set(headers, TRACESTATE, state);
+        values.push(&state).set(headers, TRACESTATE);
     }
 }
 
@@ -114,7 +113,7 @@ mod tests {
         assert_eq!(ctx.span_id.to_hex(), "00f067aa0ba902b7");
         assert_eq!(ctx.sampling, Sampling::Sampled);
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["traceparent"], EXAMPLE);
         assert!(
             out.get("tracestate").is_none(),
@@ -152,7 +151,7 @@ mod tests {
         ]);
         let ctx = extract(&h).unwrap().unwrap();
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out["tracestate"], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
     }
 
@@ -213,7 +212,7 @@ mod tests {
             Sampling::Debug,
         );
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(
             out["traceparent"],
             "00-0000000000000000a3ce929d0e0e4736-0000000000000001-01"

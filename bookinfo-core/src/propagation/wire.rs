@@ -2,8 +2,11 @@
 //! fields, parsing hex ids without the leniency of `from_str_radix` (which accepts a `+` sign),
 //! and writing values without panicking.
 
+use bytes::BytesMut;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
+
+use super::context::{SpanId, TraceId};
 
 /// A header of a format was present but did not parse; the format is then treated as absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +85,73 @@ pub(crate) fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
     }
 }
 
+/// The two lower-case hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
+
+/// The header values of one injection, written into one shared buffer.
+///
+/// Each value is a slice of the same allocation, so writing five trace headers costs two
+/// allocations (the buffer and its reference count) instead of one per value, and copying the
+/// headers afterwards (the HTTP client keeps a copy of every request's headers) only counts
+/// references: a value built in its own `String` is reallocated on its first copy.
+pub(crate) struct Values(BytesMut);
+
+impl Values {
+    /// Room for `traceparent` and a full set of `x-b3-*` values; it grows if a format needs more.
+    pub(crate) fn new() -> Self {
+        Self(BytesMut::with_capacity(160))
+    }
+
+    /// Appends text to the value being written.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.0.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    /// Appends `value` as `digits` lower-case hex digits (the low ones when fewer than needed).
+    pub(crate) fn hex(&mut self, value: u128, digits: usize) -> &mut Self {
+        let digits = digits.min(32);
+        // Two digits per byte, from the first byte the value needs; then copied in one go.
+        let bytes = value.to_be_bytes();
+        let mut text = [0u8; 32];
+        for i in (32 - digits) / 2..16 {
+            let [high, low] = HEX_PAIRS[usize::from(bytes[i])];
+            text[2 * i] = high;
+            text[2 * i + 1] = low;
+        }
+        self.0.extend_from_slice(&text[32 - digits..]);
+        self
+    }
+
+    /// Appends a trace id in the width it arrived in (16 or 32 digits).
+    pub(crate) fn trace_id(&mut self, id: TraceId) -> &mut Self {
+        self.hex(id.value(), if id.is_64bit() { 16 } else { 32 })
+    }
+
+    /// Appends a span id (16 digits).
+    pub(crate) fn span_id(&mut self, id: SpanId) -> &mut Self {
+        self.hex(u128::from(id.get()), 16)
+    }
+
+    /// Replaces `name` in `headers` with everything appended since the last call. A value that
+    /// is not visible ASCII (a hand-built tracestate, say) is skipped rather than sent corrupted.
+    pub(crate) fn set(&mut self, headers: &mut HeaderMap, name: HeaderName) {
+        let value = self.0.split().freeze();
+        if let Ok(value) = HeaderValue::from_maybe_shared(value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +164,34 @@ mod tests {
             assert_eq!(hex(bad, 4, Case::Lower), None, "{bad:?}");
         }
         assert_eq!(hex_exact("0f", 3, Case::Lower), None);
+    }
+
+    #[test]
+    fn values_are_written_one_after_another_from_one_buffer() {
+        let mut h = HeaderMap::new();
+        let mut values = Values::new();
+        let (a, b, c) = (
+            HeaderName::from_static("a"),
+            HeaderName::from_static("b"),
+            HeaderName::from_static("c"),
+        );
+        let long = "x".repeat(300); // more than the initial room
+        values
+            .push("00-")
+            .hex(0xab, 4)
+            .push("-")
+            .set(&mut h, a.clone());
+        values.push(&long).set(&mut h, b.clone());
+        values.hex(u128::MAX, 40).set(&mut h, c.clone());
+        assert_eq!(h[&a], "00-00ab-");
+        assert_eq!(h[&b], long.as_str());
+        assert_eq!(h[&c], "f".repeat(32).as_str());
+        // Replaced, not appended; a value that is not visible ASCII is skipped.
+        values.push("new").set(&mut h, a.clone());
+        values.push("bad\n").set(&mut h, a.clone());
+        assert_eq!(h.get_all(&a).iter().collect::<Vec<_>>(), ["new"]);
+        // A clone of the map sees the same values.
+        assert_eq!(h.clone(), h);
     }
 
     #[test]

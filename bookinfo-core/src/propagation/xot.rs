@@ -19,7 +19,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Found, Malformed, set, single};
+use super::wire::{Found, Malformed, Values, single};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::X_OT_SPAN_CONTEXT);
 
@@ -33,8 +33,10 @@ pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
 }
 
 /// Writes the header with the context's (low 64-bit) trace id, span id, decision and baggage.
-pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap) {
-    set(headers, HEADER, STANDARD.encode(encode(ctx)));
+pub(crate) fn inject(ctx: &TraceContext, headers: &mut HeaderMap, values: &mut Values) {
+    values
+        .push(&STANDARD.encode(encode(ctx)))
+        .set(headers, HEADER);
 }
 
 // Protobuf wire types.
@@ -255,12 +257,12 @@ mod tests {
     #[test]
     fn encodes_the_spec_examples() {
         let mut out = HeaderMap::new();
-        inject(&example_context(), &mut out);
+        inject(&example_context(), &mut out, &mut Values::new());
         assert_eq!(out[HEADER], EXAMPLE);
 
         let mut ctx = example_context();
         ctx.baggage.insert("user".into(), "jason".into());
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out[HEADER], EXAMPLE_BAGGAGE);
     }
 
@@ -324,7 +326,7 @@ mod tests {
         let mut ctx = example_context();
         ctx.trace_id = TraceId::new(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736).unwrap();
         let mut out = HeaderMap::new();
-        inject(&ctx, &mut out);
+        inject(&ctx, &mut out, &mut Values::new());
         assert_eq!(out[HEADER], EXAMPLE);
     }
 

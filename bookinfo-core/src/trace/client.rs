@@ -42,7 +42,7 @@ impl RequestTrace {
         attributes.push(KeyValue::new("url.full", url.to_owned()));
         let (host, port) = host_and_port(url);
         if let Some(host) = host {
-            attributes.push(KeyValue::new("server.address", host.to_owned()));
+            attributes.push(KeyValue::new("server.address", super::interned(&[host])));
         }
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));
@@ -55,7 +55,7 @@ impl RequestTrace {
         }
         let builder = self
             .tracer
-            .span_builder(format!("{method} {destination}"))
+            .span_builder(super::interned(&[method, " ", destination]))
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
         let span = self.tracer.build_with_context(builder, &self.cx);

@@ -23,7 +23,8 @@ mod post;
 pub mod server;
 pub mod zipkin;
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use opentelemetry::Context;
@@ -223,6 +224,71 @@ fn batch<E: SpanExporter + 'static>(exporter: E, config: &TracingConfig) -> Batc
         .build()
 }
 
+/// Span names and attribute values that repeat for every span of a route or destination
+/// (`GET /productpage`, `GET details`, `details`), each built once and then shared. Otherwise
+/// every span would format and allocate its name, and allocate each such value, again.
+///
+/// A process has a handful of routes and destinations, so the strings are kept for its whole
+/// life; the cap bounds what unusual methods or hosts could add, and past it strings are simply
+/// built per span again.
+static INTERNED: Interner = Interner::new(256);
+
+/// `parts` joined: shared when this text was seen before, or could still be kept.
+pub(crate) fn interned(parts: &[&str]) -> Cow<'static, str> {
+    INTERNED.get(parts)
+}
+
+/// Keeps at most `max` strings for the life of the process.
+struct Interner {
+    kept: RwLock<Vec<&'static str>>,
+    max: usize,
+}
+
+impl Interner {
+    const fn new(max: usize) -> Self {
+        Self {
+            kept: RwLock::new(Vec::new()),
+            max,
+        }
+    }
+
+    fn get(&self, parts: &[&str]) -> Cow<'static, str> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let is = |kept: &&&'static str| {
+            let mut rest: &str = kept;
+            rest.len() == len
+                && parts.iter().all(|p| match rest.strip_prefix(p) {
+                    Some(after) => {
+                        rest = after;
+                        true
+                    }
+                    None => false,
+                })
+        };
+        if let Some(kept) = self
+            .kept
+            .read()
+            .ok()
+            .and_then(|all| all.iter().find(is).copied())
+        {
+            return Cow::Borrowed(kept);
+        }
+        let joined = parts.concat();
+        let Ok(mut all) = self.kept.write() else {
+            return Cow::Owned(joined);
+        };
+        if let Some(kept) = all.iter().find(is) {
+            return Cow::Borrowed(*kept);
+        }
+        if all.len() >= self.max {
+            return Cow::Owned(joined);
+        }
+        let kept: &'static str = Box::leak(joined.into_boxed_str());
+        all.push(kept);
+        Cow::Borrowed(kept)
+    }
+}
+
 /// A sampling decision that arrived without a parent span (B3 `b3: 0|1|d`), carried in the
 /// parent [`Context`] of a new root span so the sampler can honour it.
 #[derive(Clone, Copy, Debug)]
@@ -261,5 +327,52 @@ impl ShouldSample for DecidedFirst {
                     .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(cow: Cow<'static, str>) -> Option<*const u8> {
+        match cow {
+            Cow::Borrowed(s) => Some(s.as_ptr()),
+            Cow::Owned(_) => None,
+        }
+    }
+
+    #[test]
+    fn interned_text_is_the_joined_parts_and_is_shared() {
+        let a = interned(&["GET", " ", "/interned-test/{id}"]);
+        let b = interned(&["GET /interned-test/", "{id}"]);
+        assert_eq!(a, "GET /interned-test/{id}");
+        assert_eq!(b, a);
+        assert!(shared(a.clone()).is_some());
+        assert_eq!(shared(a.clone()), shared(b.clone()));
+        // Prefixes and extensions of a kept string are different strings.
+        assert_eq!(interned(&["GET /interned-test/"]), "GET /interned-test/");
+        assert_eq!(
+            interned(&["GET /interned-test/{id}", "x"]),
+            "GET /interned-test/{id}x"
+        );
+        assert_eq!(interned(&[]), "");
+    }
+
+    #[test]
+    fn interning_is_bounded() {
+        let interner = Interner::new(3);
+        let mut kept = 0;
+        for i in 0..10 {
+            let text = format!("bounded-{i}");
+            let first = interner.get(&[&text]);
+            let again = interner.get(&["bounded-", &i.to_string()]);
+            assert_eq!(first, text);
+            assert_eq!(again, text);
+            if shared(first.clone()).is_some() && shared(first.clone()) == shared(again.clone()) {
+                kept += 1;
+            }
+        }
+        assert_eq!(kept, 3);
+        assert_eq!(interner.kept.read().map(|all| all.len()).ok(), Some(3));
     }
 }

@@ -182,7 +182,11 @@ fn nested(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
         n += 1;
     }
     prefix[n] = len as u8;
-    out.splice(at..=at, prefix[..=n].iter().copied());
+    // Move the body right by the extra length bytes, then write the length in front of it.
+    let end = out.len();
+    out.extend_from_slice(&prefix[..n]);
+    out.copy_within(at + 1..end, at + 1 + n);
+    out[at..=at + n].copy_from_slice(&prefix[..=n]);
 }
 
 fn nanos(t: SystemTime) -> u64 {
@@ -404,7 +408,8 @@ mod tests {
                     "names",
                     Value::Array(Array::String(vec!["a".into(), "b".into()])),
                 ),
-                KeyValue::new("long", "x".repeat(300)),
+                // Two- and (on one span) three-byte lengths at every level above it.
+                KeyValue::new("long", "x".repeat(if n == 3 { 20_000 } else { 300 })),
             ],
             dropped_attributes_count: u32::try_from(n).unwrap_or(0),
             events: if n == 1 {
@@ -455,7 +460,7 @@ mod tests {
         };
         assert_eq!(decoded, expected);
         // A long attribute forces multi-byte lengths at every level above it.
-        assert!(expected.encoded_len() > 6 * 300);
+        assert!(expected.encoded_len() > 20_000 + 5 * 300);
     }
 
     #[test]

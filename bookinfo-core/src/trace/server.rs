@@ -124,10 +124,13 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     }
     let name = match &route {
         Some(route) => {
-            attributes.push(KeyValue::new("http.route", route.as_str().to_owned()));
-            format!("{method} {}", route.as_str())
+            attributes.push(KeyValue::new(
+                "http.route",
+                super::interned(&[route.as_str()]),
+            ));
+            super::interned(&[method.as_str(), " ", route.as_str()])
         }
-        None => method.as_str().to_owned(),
+        None => super::interned(&[method.as_str()]),
     };
     let builder = p
         .tracer

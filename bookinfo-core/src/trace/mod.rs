@@ -16,6 +16,7 @@
 //! The header formats themselves live in [`crate::propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod otlp;
@@ -82,30 +83,36 @@ impl Tracing {
                 return Self::pass_through();
             }
         };
-        let built = match exporter {
-            Exporter::OtlpHttp { endpoint } => Ok(batch(
-                otlp::OtlpHttpExporter::new(endpoint, config.export_timeout, &config.otlp_headers),
-                config,
-            )),
-            Exporter::OtlpGrpc { endpoint } => opentelemetry_otlp::SpanExporter::builder()
+        let builder = SdkTracerProvider::builder();
+        let builder = match exporter {
+            Exporter::OtlpHttp { endpoint } => {
+                builder.with_span_processor(batch::EncodingProcessor::new(
+                    otlp::OtlpHttpExporter::new(
+                        endpoint,
+                        config.export_timeout,
+                        &config.otlp_headers,
+                    ),
+                    config.batch_delay,
+                    config.batch_queue,
+                ))
+            }
+            Exporter::OtlpGrpc { endpoint } => match opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
                 .with_timeout(config.export_timeout)
                 .build()
-                .map(|e| batch(e, config))
-                .map_err(|e| e.to_string()),
+            {
+                Ok(e) => builder.with_span_processor(sdk_batch(e, config)),
+                Err(e) => {
+                    tracing::error!(cause = %e, "cannot build the span exporter; staying in pass-through mode");
+                    return Self::pass_through();
+                }
+            },
             #[allow(deprecated)] // Still Istio's default provider's wire format.
-            Exporter::Zipkin { endpoint } => Ok(batch(
+            Exporter::Zipkin { endpoint } => builder.with_span_processor(sdk_batch(
                 zipkin::ZipkinExporter::new(endpoint, config.export_timeout),
                 config,
             )),
-        };
-        let processor = match built {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(cause = %e, "cannot build the span exporter; staying in pass-through mode");
-                return Self::pass_through();
-            }
         };
         let mut attributes = vec![KeyValue::new(
             "service.version",
@@ -131,10 +138,7 @@ impl Tracing {
         } else {
             root
         });
-        let mut builder = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_resource(resource)
-            .with_sampler(sampler);
+        let mut builder = builder.with_resource(resource).with_sampler(sampler);
         if only_64bit_formats(propagation.inject_default()) {
             // New traces must fit the only formats we would write them in.
             builder = builder.with_id_generator(NarrowTraceIds::default());
@@ -211,9 +215,10 @@ impl IdGenerator for NarrowTraceIds {
     }
 }
 
-/// The SDK's batch processor with our delay and queue size. Spans dropped because the queue was
-/// full are reported by the SDK's own warnings (target `opentelemetry_sdk`).
-fn batch<E: SpanExporter + 'static>(exporter: E, config: &TracingConfig) -> BatchSpanProcessor {
+/// The SDK's batch processor with our delay and queue size, for the exporters that take whole
+/// spans (OTLP/gRPC, Zipkin). Spans dropped because the queue was full are reported by the SDK's
+/// own warnings (target `opentelemetry_sdk`).
+fn sdk_batch<E: SpanExporter + 'static>(exporter: E, config: &TracingConfig) -> BatchSpanProcessor {
     BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()

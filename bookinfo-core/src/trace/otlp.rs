@@ -58,34 +58,116 @@ impl OtlpHttpExporter {
 
     /// One `ExportTraceServiceRequest` carrying `spans`, grouped by instrumentation scope.
     pub fn encode(&self, spans: &[SpanData]) -> Vec<u8> {
-        let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
+        let mut pending = Pending::default();
         for span in spans {
-            match scopes
-                .iter_mut()
-                .find(|(scope, _)| **scope == span.instrumentation_scope)
-            {
-                Some((_, members)) => members.push(span),
-                None => scopes.push((&span.instrumentation_scope, vec![span])),
-            }
+            pending.push(span);
         }
-        let mut out = Vec::with_capacity(64 + spans.len() * 256);
-        // ExportTraceServiceRequest.resource_spans = 1
-        nested(&mut out, 1, |out| {
-            // ResourceSpans.resource = 1, scope_spans = 2
-            len_field_always(out, 1, &self.resource);
-            for (scope, members) in &scopes {
-                nested(out, 2, |out| {
-                    // ScopeSpans.scope = 1, spans = 2, schema_url = 3
-                    nested(out, 1, |out| encode_scope(out, scope));
-                    for span in members {
-                        nested(out, 2, |out| encode_span(out, span));
-                    }
-                    string_field(out, 3, scope.schema_url().unwrap_or_default());
-                });
+        pending.request(&self.resource)
+    }
+
+    /// The encoded `Resource` message (set by the tracer provider).
+    pub(crate) fn resource(&self) -> &[u8] {
+        &self.resource
+    }
+
+    /// The timeout of one export.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.collector.timeout()
+    }
+
+    /// POST an encoded request to the collector.
+    pub(crate) fn send(&self, body: Vec<u8>) -> OTelSdkResult {
+        self.collector.send(body)
+    }
+}
+
+/// Spans encoded one by one as they come, grouped by instrumentation scope: the body of one
+/// export request in the making. Encoding a span as soon as it ends lets the span itself be freed
+/// at once, on the thread that made it.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Per scope, its spans as consecutive `ScopeSpans.spans` fields.
+    groups: Vec<(InstrumentationScope, Vec<u8>)>,
+    spans: usize,
+}
+
+impl Pending {
+    /// How many spans are waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.spans
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    /// Encodes `span` onto its scope's group.
+    pub(crate) fn push(&mut self, span: &SpanData) {
+        let scope = &span.instrumentation_scope;
+        // Nearly every span comes from the one tracer of the service; look at the latest group
+        // first, and compare the cheap parts of a scope before the full comparison.
+        let index = match self.groups.iter().rposition(|(s, _)| same_scope(s, scope)) {
+            Some(index) => index,
+            None => {
+                self.groups
+                    .push((scope.clone(), Vec::with_capacity(64 * 1024)));
+                self.groups.len() - 1
             }
-        });
+        };
+        let out = &mut self.groups[index].1;
+        // ScopeSpans.spans = 2
+        nested(out, 2, |out| encode_span(out, span));
+        self.spans += 1;
+    }
+
+    /// The whole `ExportTraceServiceRequest`, with `resource` (an encoded `Resource`).
+    pub(crate) fn request(&self, resource: &[u8]) -> Vec<u8> {
+        // ScopeSpans: scope = 1, spans = 2 (already encoded), schema_url = 3
+        let scopes: Vec<(Vec<u8>, &[u8], &str)> = self
+            .groups
+            .iter()
+            .map(|(scope, spans)| {
+                let mut head = Vec::new();
+                nested(&mut head, 1, |out| encode_scope(out, scope));
+                (
+                    head,
+                    spans.as_slice(),
+                    scope.schema_url().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let scope_len = |(head, spans, schema): &(Vec<u8>, &[u8], &str)| {
+            head.len() + spans.len() + string_field_len(3, schema)
+        };
+        // ResourceSpans: resource = 1, scope_spans = 2
+        let resource_spans_len = len_field_len(1, resource.len())
+            + scopes
+                .iter()
+                .map(|s| len_field_len(2, scope_len(s)))
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(len_field_len(1, resource_spans_len));
+        // ExportTraceServiceRequest.resource_spans = 1
+        key(&mut out, 1, LEN);
+        varint(&mut out, resource_spans_len as u64);
+        len_field_always(&mut out, 1, resource);
+        for scope in &scopes {
+            key(&mut out, 2, LEN);
+            varint(&mut out, scope_len(scope) as u64);
+            out.extend_from_slice(&scope.0);
+            out.extend_from_slice(scope.1);
+            string_field(&mut out, 3, scope.2);
+        }
         out
     }
+}
+
+/// Whether two scopes are equal, without the allocation and sorting of the general comparison
+/// when neither has attributes.
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    a.name() == b.name()
+        && a.version() == b.version()
+        && a.schema_url() == b.schema_url()
+        && ((a.attributes().next().is_none() && b.attributes().next().is_none()) || a == b)
 }
 
 impl SpanExporter for OtlpHttpExporter {
@@ -135,6 +217,24 @@ fn len_field_always(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     key(out, field, LEN);
     varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
+}
+
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The encoded size of a length-delimited field holding `len` bytes.
+fn len_field_len(field: u32, len: usize) -> usize {
+    varint_len(u64::from(field << 3 | LEN)) + varint_len(len as u64) + len
+}
+
+/// The encoded size of what [`string_field`] writes.
+fn string_field_len(field: u32, text: &str) -> usize {
+    if text.is_empty() {
+        0
+    } else {
+        len_field_len(field, text.len())
+    }
 }
 
 fn string_field(out: &mut Vec<u8>, field: u32, text: &str) {

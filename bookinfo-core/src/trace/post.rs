@@ -36,6 +36,11 @@ impl CollectorPost {
         }
     }
 
+    /// The timeout of one POST.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// POST `body`; any 2xx is success, anything else an error naming the collector.
     pub(crate) fn send(&self, body: Vec<u8>) -> OTelSdkResult {
         let client = self.client.get_or_init(|| {

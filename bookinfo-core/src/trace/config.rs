@@ -30,7 +30,8 @@ pub enum RootSampler {
 
 /// Finished spans buffered for export by default: four times the specification's 2048, so that
 /// a page view's spans survive a collector that stalls for a moment under full load (about half
-/// a second of productpage's spans at 8,000 pages/s); each waiting span costs about 360 bytes.
+/// a second of productpage's spans at 8,000 pages/s); each waiting span costs a few hundred
+/// bytes (OTLP/HTTP keeps them encoded).
 pub const DEFAULT_QUEUE: usize = 8192;
 
 /// The tracing settings of one service.

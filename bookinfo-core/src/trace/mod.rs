@@ -12,6 +12,8 @@
 //!   whose context is what gets injected downstream.
 //! * [`otlp`], [`zipkin`]: the OTLP/HTTP and Zipkin v2 exporters (OTLP/gRPC comes from
 //!   `opentelemetry-otlp`).
+//! * [`batch`]: the span processor for OTLP/HTTP, which encodes each span when it ends; the
+//!   other exporters use the SDK's batch processor.
 //!
 //! The header formats themselves live in [`crate::propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.

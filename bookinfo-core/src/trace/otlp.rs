@@ -503,6 +503,8 @@ mod tests {
                 KeyValue::new("ratio", 0.25),
                 KeyValue::new("flag", false),
                 KeyValue::new("empty", ""),
+                KeyValue::new("", "no key"),
+                KeyValue::new("", i64::MAX),
                 KeyValue::new("list", Value::Array(Array::I64(vec![1, 2, 3]))),
                 KeyValue::new(
                     "names",

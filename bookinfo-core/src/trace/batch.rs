@@ -42,6 +42,8 @@ struct Shared {
     exporter: Mutex<OtlpHttpExporter>,
     delay: Duration,
     max_queue: usize,
+    /// How long a flush may wait: one export, whose own timeout bounds the post, and a second.
+    flush_timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +67,7 @@ impl EncodingProcessor {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             progress: Condvar::new(),
+            flush_timeout: exporter.timeout() + Duration::from_secs(1),
             exporter: Mutex::new(exporter),
             delay,
             max_queue: max_queue.max(1),
@@ -213,7 +216,7 @@ impl SpanProcessor for EncodingProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let timeout = self.shared.flush_timeout();
+        let timeout = self.shared.flush_timeout;
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         if state.stopped {
@@ -254,18 +257,6 @@ impl SpanProcessor for EncodingProcessor {
         if let Ok(mut exporter) = self.shared.exporter.lock() {
             exporter.set_resource(resource);
         }
-    }
-}
-
-impl Shared {
-    /// How long a flush may take: one export, whose own timeout bounds the post.
-    fn flush_timeout(&self) -> Duration {
-        let export = self
-            .exporter
-            .lock()
-            .map(|e| e.timeout())
-            .unwrap_or(Duration::from_secs(10));
-        export + Duration::from_secs(1)
     }
 }
 

@@ -10,7 +10,7 @@
 //! the tests decode what is written here with `opentelemetry-proto`'s generated types and
 //! compare it with that crate's own conversion of the same spans.
 //!
-//! Batches are posted by [`super::post::CollectorPost`], as the Zipkin exporter's are. gRPC
+//! Batches are posted by `post::CollectorPost`, as the Zipkin exporter's are. gRPC
 //! export still uses `opentelemetry-otlp`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

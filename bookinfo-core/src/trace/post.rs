@@ -1,8 +1,9 @@
 //! The HTTP side the span exporters share: one collector URL, its headers, and a blocking client.
 //!
-//! The batch span processor calls `SpanExporter::export` on its own thread, outside any Tokio
-//! runtime, so a blocking client is the right tool; it is created there, on first use (building
-//! it inside the runtime would start a second runtime from within the first).
+//! Exports run on a span processor's own thread (the SDK's batch processor, or
+//! [`super::batch::EncodingProcessor`]), outside any Tokio runtime, so a blocking client is the
+//! right tool; it is created there, on first use (building it inside the runtime would start a
+//! second runtime from within the first).
 
 use std::sync::OnceLock;
 use std::time::Duration;

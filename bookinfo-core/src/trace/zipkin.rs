@@ -6,7 +6,7 @@
 //! belong to an unnamed service. The format is small: one JSON array of spans per batch, posted
 //! to `/api/v2/spans` (<https://zipkin.io/zipkin-api/#/default/post_spans>).
 //!
-//! Batches are posted by [`super::post::CollectorPost`], as the OTLP exporter's are.
+//! Batches are posted by `post::CollectorPost`, as the OTLP exporter's are.
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -9,7 +9,7 @@
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::wire::{Found, Malformed, joined, set};
+use super::wire::{Found, Malformed, Values, joined};
 
 pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static(super::names::BAGGAGE);
 
@@ -106,7 +106,7 @@ impl Baggage {
     pub fn inject(&self, headers: &mut HeaderMap) {
         headers.remove(&BAGGAGE);
         if let Some(value) = self.header_value() {
-            set(headers, BAGGAGE, value);
+            Values::new().push(&value).set(headers, BAGGAGE);
         }
     }
 }

@@ -12,13 +12,37 @@ use std::num::{NonZeroU64, NonZeroU128};
 
 use super::tracestate::TraceState;
 
-/// Appends the low `digits` hex digits of `value`, lower-case and zero-padded. Ids are written
-/// on every outbound request, so this skips the formatting machinery.
-pub(crate) fn push_hex(out: &mut String, value: u128, digits: usize) {
+/// The two lower-case hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits.min(32)).rev() {
-        out.push(char::from(DIGITS[((value >> (4 * i)) & 0xf) as usize]));
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
     }
+    pairs
+};
+
+/// The low `digits` (at most 32) hex digits of `value`, lower-case and zero-padded: the tail of
+/// the returned buffer from the returned index. Ids are written on every outbound request, so
+/// this skips the formatting machinery and writes two digits per byte.
+pub(crate) fn hex_digits(value: u128, digits: usize) -> ([u8; 32], usize) {
+    let digits = digits.min(32);
+    let bytes = value.to_be_bytes();
+    let mut text = [0u8; 32];
+    for i in (32 - digits) / 2..16 {
+        let [high, low] = HEX_PAIRS[usize::from(bytes[i])];
+        text[2 * i] = high;
+        text[2 * i + 1] = low;
+    }
+    (text, 32 - digits)
+}
+
+/// Appends the low `digits` hex digits of `value` (see [`hex_digits`]).
+fn push_hex(out: &mut String, value: u128, digits: usize) {
+    let (text, start) = hex_digits(value, digits);
+    out.extend(text[start..].iter().map(|&b| char::from(b)));
 }
 
 /// A non-zero trace id that remembers whether it arrived as 64 or 128 bits.

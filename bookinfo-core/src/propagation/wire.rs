@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
-use super::context::{SpanId, TraceId};
+use super::context::{SpanId, TraceId, hex_digits};
 
 /// A header of a format was present but did not parse; the format is then treated as absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,26 +77,6 @@ pub(crate) fn hex_exact(text: &str, len: usize, case: Case) -> Option<u128> {
     }
 }
 
-/// Replaces `name` with `value`. Values built here are always visible ASCII; one that is not
-/// (a hand-built tracestate, say) is skipped rather than sent corrupted.
-pub(crate) fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
-    if let Ok(value) = HeaderValue::try_from(value) {
-        headers.insert(name, value);
-    }
-}
-
-/// The two lower-case hex digits of every byte value.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
-
 /// The header values of one injection, written into one shared buffer.
 ///
 /// Each value is a slice of the same allocation, so writing five trace headers costs two
@@ -119,16 +99,8 @@ impl Values {
 
     /// Appends `value` as `digits` lower-case hex digits (the low ones when fewer than needed).
     pub(crate) fn hex(&mut self, value: u128, digits: usize) -> &mut Self {
-        let digits = digits.min(32);
-        // Two digits per byte, from the first byte the value needs; then copied in one go.
-        let bytes = value.to_be_bytes();
-        let mut text = [0u8; 32];
-        for i in (32 - digits) / 2..16 {
-            let [high, low] = HEX_PAIRS[usize::from(bytes[i])];
-            text[2 * i] = high;
-            text[2 * i + 1] = low;
-        }
-        self.0.extend_from_slice(&text[32 - digits..]);
+        let (text, start) = hex_digits(value, digits);
+        self.0.extend_from_slice(&text[start..]);
         self
     }
 

@@ -95,19 +95,8 @@ impl EncodingProcessor {
 
     /// Waits (up to `timeout`) until the export thread has stopped, then joins it.
     fn join(&self, timeout: Duration) -> OTelSdkResult {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        while !state.stopped {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(OTelSdkError::Timeout(timeout));
-            }
-            state = match self.shared.progress.wait_timeout(state, left) {
-                Ok((state, _)) => state,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        drop(state);
+        self.shared
+            .await_progress(self.shared.lock(), timeout, |state| state.stopped)?;
         let handle = self.worker.lock().ok().and_then(|mut w| w.take());
         if let Some(handle) = handle {
             let _ = handle.join();
@@ -123,6 +112,24 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits on `progress` until `done` holds, failing after `timeout`.
+    fn await_progress(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        timeout: Duration,
+        done: impl Fn(&State) -> bool,
+    ) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        while !done(&state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(OTelSdkError::Timeout(timeout));
+            }
+            state = wait(&self.progress, state, left);
+        }
+        Ok(())
     }
 
     /// The export thread: wait for a full batch, a flush, shutdown or the delay; post what is
@@ -143,11 +150,11 @@ impl Shared {
                 if due {
                     next = Instant::now() + self.delay;
                 }
-                let left = next.saturating_duration_since(Instant::now());
-                state = match self.work.wait_timeout(state, left) {
-                    Ok((state, _)) => state,
-                    Err(poisoned) => poisoned.into_inner().0,
-                };
+                state = wait(
+                    &self.work,
+                    state,
+                    next.saturating_duration_since(Instant::now()),
+                );
             }
             let batch = std::mem::take(&mut state.pending);
             let dropped = std::mem::take(&mut state.dropped);
@@ -191,6 +198,19 @@ impl Shared {
     }
 }
 
+/// Waits on `condvar` for at most `left`; the state survives a panicked holder (see
+/// [`Shared::lock`]).
+fn wait<'a>(
+    condvar: &Condvar,
+    state: MutexGuard<'a, State>,
+    left: Duration,
+) -> MutexGuard<'a, State> {
+    match condvar.wait_timeout(state, left) {
+        Ok((state, _)) => state,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
+}
+
 impl SpanProcessor for EncodingProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
@@ -216,8 +236,6 @@ impl SpanProcessor for EncodingProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        let timeout = self.shared.flush_timeout;
-        let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         if state.stopped {
             return Err(OTelSdkError::AlreadyShutdown);
@@ -225,17 +243,10 @@ impl SpanProcessor for EncodingProcessor {
         state.flush_asked += 1;
         let asked = state.flush_asked;
         self.shared.work.notify_one();
-        while state.flush_done < asked && !state.stopped {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(OTelSdkError::Timeout(timeout));
-            }
-            state = match self.shared.progress.wait_timeout(state, left) {
-                Ok((state, _)) => state,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        Ok(())
+        self.shared
+            .await_progress(state, self.shared.flush_timeout, |state| {
+                state.flush_done >= asked || state.stopped
+            })
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {

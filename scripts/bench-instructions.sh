@@ -54,14 +54,8 @@ measure() { # $1: label; prints instructions per page view, sets $total
 
 for name in "${scenarios[@]}"; do
   scenario "$name"
-  start_mode pass-through
-  measure "$name, pass-through"
-  base=$total
-  cleanup
-  start_mode participating
-  measure "$name, participating"
-  cleanup
-  awk -v n="$name" -v a="$base" -v b="$total" \
+  each_mode "$name" total measure
+  awk -v n="$name" -v a="$base" -v b="$part" \
     'BEGIN {printf "%s: participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", n, b / a, a / b}'
 done
 rm -rf "$out"

@@ -54,6 +54,19 @@ start_mode() { # $1: pass-through | participating
   curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
 }
 
+# Runs a measuring command once per tracing mode, each on a freshly started stack, with the label
+# "<scenario>, <mode>" appended to its arguments. The value the command leaves in the variable
+# named $2 is kept per mode in $base (pass-through) and $part (participating).
+each_mode() { # $1: scenario, $2: result variable, $3...: command
+  local mode
+  for mode in pass-through participating; do
+    start_mode "$mode"
+    "${@:3}" "$1, $mode"
+    if [ "$mode" = pass-through ]; then base=${!2}; else part=${!2}; fi
+    cleanup
+  done
+}
+
 # What the load generator sends besides the request line: nothing extra (`direct`, a user
 # calling productpage straight), or the trace headers an Istio ingress gateway and productpage's
 # sidecar add to every request (`gateway`: scripts/gateway-headers.lua). Sets ${wrk_args[@]}.

@@ -50,14 +50,8 @@ for name in "${scenarios[@]}"; do
   echo "$name medians: pass-through $(printf '%s\n' "${base_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${base_p99[@]}" | median) ms;" \
     "participating $(printf '%s\n' "${part_rps[@]}" | median) req/s, p99 $(printf '%s\n' "${part_p99[@]}" | median) ms"
   echo "$name: participating / pass-through requests/s per round: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | median)"
-  start_mode pass-through
-  cost "$name, pass-through"
-  base_cpu=$cpu
-  cleanup
-  start_mode participating
-  cost "$name, participating"
-  cleanup
-  awk -v n="$name" -v a="$base_cpu" -v b="$cpu" \
+  each_mode "$name" cpu cost
+  awk -v n="$name" -v a="$base" -v b="$part" \
     'BEGIN {printf "%s: pass-through / participating CPU per page: %.2f\n", n, a / b}'
 done
 

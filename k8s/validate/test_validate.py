@@ -268,3 +268,59 @@ def test_validator_cli_exit_codes(tree, capsys):
          lambda docs: docs[0]["spec"].update({"hostz": []}))
     assert v.main(["--k8s", str(tree), "--no-build"]) == 1
     assert "hostz" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# The CRD schemas kept in the repository
+
+
+def crd_kinds_in(folder: Path) -> dict[tuple[str, str], Path]:
+    """(group, kind) -> the file of every CRD below a folder."""
+    found = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                found[(doc["spec"]["group"], doc["spec"]["names"]["kind"])] = path
+    return found
+
+
+def test_schemas_are_read_from_inside_the_repository():
+    schemas = v.default_schemas_dir().resolve()
+    assert schemas == (v.K8S / "validate" / "schemas").resolve()
+    assert schemas.is_relative_to(v.REPO.resolve())
+    for path in schemas.rglob("*"):
+        # No symbolic link may lead out of the repository either.
+        assert path.resolve().is_relative_to(v.REPO.resolve()), path
+
+
+def test_every_kept_crd_is_used_by_a_manifest_and_documented():
+    used = set()
+    for path in v.K8S.rglob("*.yaml"):
+        if "validate" in path.relative_to(v.K8S).parts:
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and "/" in doc.get("apiVersion", ""):
+                used.add((doc["apiVersion"].split("/")[0], doc.get("kind")))
+    kept = crd_kinds_in(SCHEMAS)
+    assert kept, "no CRDs found"
+    unused = {k: p.name for k, p in kept.items() if k not in used}
+    assert unused == {}
+    readme = (SCHEMAS / "README.md").read_text()
+    for path in SCHEMAS.rglob("*"):
+        if path.is_file() and path.name != "README.md":
+            assert f"`{path.relative_to(SCHEMAS).as_posix()}`" in readme, path
+    for folder in ("istio", "gateway-api", "cert-manager"):
+        assert "Apache License" in (SCHEMAS / folder / "LICENSE").read_text()
+
+
+def test_custom_resource_without_a_kept_crd_fails(tree):
+    policy = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "allow-nothing"},
+        "spec": {},
+    }
+    (tree / "networking" / "authz.yaml").write_text(yaml.safe_dump(policy))
+    report = check(tree)
+    assert rules(report) == {"schema"}
+    assert any("k8s/validate/schemas" in p.message for p in report.problems)

@@ -17,8 +17,8 @@ Four layers, each of which a reviewer would otherwise do by hand:
 4. Every kustomization builds (with kubectl's built-in kustomize) and its output passes 1 and 2.
 
 Usage: python3 k8s/validate/validate.py [--schemas DIR] [--no-build] [-v]
-The CRD schemas are looked up in --schemas, else $BOOKINFO_SCHEMAS, else ../shared/schemas
-beside the repository.
+The CRD schemas are the ones kept in k8s/validate/schemas/ (see the README there); --schemas
+points at another folder of CRDs, for instance to try a newer release before replacing them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import os
 import re
 import shutil
 import subprocess
@@ -41,6 +40,8 @@ from kubernetes_validate import utils as kv_utils
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
+# The CustomResourceDefinitions the manifests are checked against, kept in the repository.
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 SERVICES = ("productpage", "details", "reviews", "ratings")
 # Crates whose configuration code every service binary runs (logging, telemetry).
@@ -245,8 +246,7 @@ def crd_to_json_schema(node, top: bool = False):
 
 
 def default_schemas_dir() -> Path:
-    env = os.environ.get("BOOKINFO_SCHEMAS")
-    return Path(env) if env else REPO.parent / "shared" / "schemas"
+    return SCHEMAS
 
 
 @functools.lru_cache(maxsize=None)
@@ -255,7 +255,7 @@ def load_crd_schemas(schemas: Path) -> dict[tuple[str, str, str], dict]:
     schemas = Path(schemas)
     if not schemas.is_dir():
         raise FileNotFoundError(
-            f"CRD schemas not found at {schemas} (use --schemas or BOOKINFO_SCHEMAS)"
+            f"CRD schemas not found at {schemas} (expected in k8s/validate/schemas/)"
         )
     found = {}
     for path in sorted(schemas.rglob("*.yaml")):
@@ -309,7 +309,11 @@ def check_schemas(docs: list[Doc], crds: dict, report: Report) -> None:
             except kubernetes_validate.ValidationError as err:
                 report.add("schema", doc, f"Kubernetes {version}: {schema_error_text(err)}")
             except kubernetes_validate.SchemaNotFoundError as err:
-                report.add("schema", doc, err.message)
+                report.add(
+                    "schema",
+                    doc,
+                    f"{err.message} (a custom resource? add its CRD to k8s/validate/schemas/)",
+                )
 
 
 # --------------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
             // Participating: every call writes its own span's context instead, so the caller's
             // trace headers are not even copied.
             select(&parts.headers, |name| {
-                is_forwarded(name) && !crate::propagation::is_owned(name)
+                is_forwarded(name) && !bookinfo_propagation::is_owned(name)
             })
         } else {
             forwarded_headers(&parts.headers)

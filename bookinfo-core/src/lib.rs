@@ -14,12 +14,13 @@
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
 //! * [`instruments`]: a service's metrics and span export together, which build its client,
 //!   wrap its routes and serve them.
-//! * [`propagation`]: reading and writing trace context in every trace header format.
 //! * [`trace`]: participating mode — span export configured from `OTEL_*`, one SERVER span per
 //!   request, one CLIENT span per outbound attempt; pass-through mode when nothing is exported.
-//! * [`relay`]: forwarding a request to another server (launcher rotation, sidecar emulator).
 //! * [`telemetry`]: logging set-up (text or JSON lines).
-//! * `testing` (feature `testing`): port-0 spawning and a recording fake downstream for tests.
+//!
+//! Reading and writing trace context in every header format is the separate, pure
+//! `bookinfo-propagation` crate (no I/O, no OpenTelemetry); test support (port-0 spawning, fake
+//! downstreams, the request relay) is `bookinfo-testing`.
 
 pub mod cli;
 pub mod client;
@@ -27,12 +28,8 @@ pub mod config;
 pub mod headers;
 pub mod instruments;
 pub mod metrics;
-pub mod propagation;
-pub mod relay;
 pub mod server;
 pub mod telemetry;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod trace;
 
 pub use client::{Outbound, OutboundError};

@@ -10,8 +10,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use bookinfo_core::Metrics;
 use bookinfo_core::server::{BODY_LIMIT, harden, serve};
-use bookinfo_core::testing::spawn;
 use bookinfo_core::trace::Tracing;
+use bookinfo_testing::spawn;
 
 fn router(metrics: Metrics) -> Router {
     let m = metrics.clone();

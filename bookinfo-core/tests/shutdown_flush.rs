@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::routing::get;
 use bookinfo_core::config::EnvReader;
 use bookinfo_core::headers::Forwarded;
-use bookinfo_core::testing::{FakeServer, Reply};
 use bookinfo_core::trace::{ClientSpan, Tracing, TracingConfig};
+use bookinfo_testing::{FakeServer, Reply};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bookinfo_core::relay;
+use bookinfo_testing::relay;
 use tokio::net::TcpListener;
 
 #[derive(Clone)]
@@ -49,7 +49,7 @@ async fn next_target(State(rotation): State<Rotation>, req: Request) -> Response
         .targets
         .get(rotation.next.fetch_add(1, Ordering::Relaxed) % n)
     {
-        Some(target) => relay::forward(&rotation.client, target, req, |_| {}).await,
+        Some(target) => relay::forward(&rotation.client, target, req).await,
         None => (StatusCode::SERVICE_UNAVAILABLE, "no upstream").into_response(),
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bookinfo_core::testing::{FakeServer, Reply};
 use bookinfo_launcher::{ReviewsChoice, Service, Stack, StackOptions};
+use bookinfo_testing::{FakeServer, Reply};
 
 const FILLED_STAR: &str = r#"id="glyphicon glyphicon-star""#;
 const DETAILS_ERROR: &str = "Sorry, product details are currently unavailable for this book.";

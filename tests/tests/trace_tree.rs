@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookinfo_core::testing::{FakeServer, Recorded, Reply};
 use bookinfo_launcher::{ReviewsChoice, Service, Stack, StackOptions};
+use bookinfo_testing::{FakeServer, Recorded, Reply};
 use bookinfo_tracecheck::mesh::{Flavor, Role, Sidecar};
 use bookinfo_tracecheck::{Collector, Span, check, render};
 

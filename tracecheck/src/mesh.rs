@@ -352,7 +352,7 @@ async fn handle(State(proxy): State<Proxy>, mut req: Request) -> Response {
     let resp = if abort {
         (StatusCode::SERVICE_UNAVAILABLE, "fault filter abort").into_response()
     } else {
-        bookinfo_core::relay::forward(&proxy.client, &upstream.to_string(), req, |_| {}).await
+        bookinfo_testing::relay::forward(&proxy.client, &upstream.to_string(), req).await
     };
     let duration = u64::try_from(started.elapsed().as_micros())
         .unwrap_or(u64::MAX)

@@ -299,8 +299,8 @@ mod tests {
     use prost::Message;
 
     use super::EncodingProcessor;
-    use crate::testing::{FakeServer, Reply};
     use crate::trace::otlp::OtlpHttpExporter;
+    use bookinfo_testing::{FakeServer, Reply};
 
     fn span(n: u64, sampled: bool) -> SpanData {
         let flags = if sampled {

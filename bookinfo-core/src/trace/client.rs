@@ -12,14 +12,14 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer}
 use opentelemetry_sdk::trace::Span;
 
 use super::RequestTrace;
-use crate::propagation::{self, Sampling, SpanId, TraceContext, TraceId};
+use bookinfo_propagation::{Sampling, SpanId, TraceContext, TraceId};
 
 /// An open CLIENT span; finish it with the outcome of the attempt.
 #[derive(Debug)]
 pub struct ClientSpan {
     span: Span,
     inject: Option<TraceContext>,
-    formats: propagation::FormatSet,
+    formats: bookinfo_propagation::FormatSet,
     /// Released after `span` (fields drop in order; see `Tracing::shutdown`).
     _live: std::sync::Arc<()>,
 }
@@ -124,8 +124,8 @@ impl ClientSpan {
     /// Replace every owned trace header in `headers` with this span's context.
     pub fn inject(&self, headers: &mut HeaderMap) {
         match &self.inject {
-            Some(ctx) => propagation::inject(ctx, self.formats, headers),
-            None => propagation::strip_owned(headers),
+            Some(ctx) => bookinfo_propagation::inject(ctx, self.formats, headers),
+            None => bookinfo_propagation::strip_owned(headers),
         }
     }
 

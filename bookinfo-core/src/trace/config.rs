@@ -83,7 +83,7 @@ impl TracingConfig {
             .filter(|p| !p.trim().is_empty());
         if let Some(Err(e)) = propagators
             .as_deref()
-            .map(crate::propagation::Propagation::parse)
+            .map(bookinfo_propagation::Propagation::parse)
         {
             env.error("OTEL_PROPAGATORS", e.to_string());
         }

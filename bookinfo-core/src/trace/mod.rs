@@ -15,7 +15,7 @@
 //! * [`batch`]: the span processor for OTLP/HTTP, which encodes each span when it ends; the
 //!   other exporters use the SDK's batch processor.
 //!
-//! The header formats themselves live in [`crate::propagation`]; this module maps them onto
+//! The header formats themselves live in [`bookinfo_propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
 pub mod batch;
@@ -45,7 +45,7 @@ pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
 pub use server::RequestTrace;
 
-use crate::propagation::{Format, FormatSet, Propagation};
+use bookinfo_propagation::{Format, FormatSet, Propagation};
 
 /// The tracing handle of one service; cheap to clone.
 #[derive(Clone, Debug, Default)]

@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 use tracing::Instrument;
 
 use super::{RootSampler, Tracing};
-use crate::propagation::{self, FormatSet, Sampling, TraceContext};
+use bookinfo_propagation::{FormatSet, Sampling, TraceContext};
 
 /// The trace state of the request being served, kept in its extensions.
 #[derive(Clone, Debug)]
@@ -103,7 +103,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     // Unmatched requests are named by method alone (semantic conventions): raw paths would give
     // every scanner probe its own span name.
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let extracted = propagation::extract(req.headers(), &p.propagation);
+    let extracted = bookinfo_propagation::extract(req.headers(), &p.propagation);
     if !extracted.malformed.is_empty() {
         tracing::debug!(malformed = ?extracted.malformed, "ignoring malformed trace headers");
     }

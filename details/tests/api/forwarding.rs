@@ -1,6 +1,6 @@
 //! Header pass-through onto the Google Books call: exactly the shared list arrives.
 
-use bookinfo_core::testing::{FakeServer, Reply, probe};
+use bookinfo_testing::{FakeServer, Reply, probe};
 
 use crate::helpers::{client, fetch, spawn_app};
 

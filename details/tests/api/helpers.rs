@@ -1,7 +1,7 @@
 //! Starting the details service on a loopback port with a given environment, and a client.
 
-pub use bookinfo_core::testing::fetch;
-use bookinfo_core::testing::{Spawned, env, spawn};
+pub use bookinfo_testing::fetch;
+use bookinfo_testing::{Spawned, env, spawn};
 use details::{AppState, Config};
 
 /// The details service, configured from `vars` (not the process environment), on port 0.

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 use http::Request;
 use productpage::{AppState, Config};
 use tower::ServiceExt;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 
 use crate::helpers::{
     Backends, DETAILS_0, REVIEWS_V1, SHORT_TIMEOUT, closed_port, reviews_rated, spawn_app,

@@ -4,7 +4,7 @@
 //! other trace header, instead of being re-encoded by a B3 propagator. Sidecars therefore keep
 //! `x-b3-parentspanid`/`x-b3-flags`, and a missing sampled flag is not turned into "deny".
 
-use bookinfo_core::testing::Recorded;
+use bookinfo_testing::Recorded;
 
 use crate::helpers::{Backends, spawn_with};
 
@@ -84,8 +84,7 @@ async fn listed_headers_reach_details_and_every_reviews_attempt() {
     ];
     let mut backends = Backends::healthy().await;
     backends.reviews =
-        bookinfo_core::testing::FakeServer::always(bookinfo_core::testing::Reply::status(503))
-            .await;
+        bookinfo_testing::FakeServer::always(bookinfo_testing::Reply::status(503)).await;
     let app = spawn_with(&backends, &[]).await;
     assert_eq!(get_with(&app, "/productpage", &headers).await, 200);
     let details = backends.details.requests();

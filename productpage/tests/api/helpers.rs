@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bookinfo_core::testing::{FakeServer, Recorded, Reply, Spawned, spawn};
+use bookinfo_testing::{FakeServer, Recorded, Reply, Spawned, spawn};
 use productpage::{AppState, Config};
 
 /// details v1's answer for product 0, byte for byte (spec behaviour 51).

@@ -1,6 +1,6 @@
 //! `/metrics` (behaviours 9 and 10).
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 
 use crate::helpers::{Backends, DETAILS_0, closed_port, spawn_app, spawn_with};
 

@@ -1,6 +1,6 @@
 //! How reviews are drawn (behaviours 40–45) and what is escaped.
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 
 use crate::helpers::{Backends, DETAILS_0, REVIEWS_V1, count, reviews_rated, spawn_with};
 

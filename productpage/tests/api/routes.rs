@@ -92,7 +92,7 @@ async fn product_page_with_healthy_backends() {
 /// 5: order — reviews is only called once details has answered.
 #[tokio::test]
 async fn details_is_called_before_reviews() {
-    use bookinfo_core::testing::{FakeServer, Reply};
+    use bookinfo_testing::{FakeServer, Reply};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let details_done = Arc::new(AtomicBool::new(false));

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bookinfo_core::testing::{Spawned, spawn};
+use bookinfo_testing::{Spawned, spawn};
 use reqwest::{Method, StatusCode};
 
 /// Start ratings with exactly these environment variables.

@@ -1,6 +1,6 @@
 //! Header pass-through onto the ratings call: exactly the shared list arrives (behaviour 66).
 
-use bookinfo_core::testing::{FakeServer, Reply, probe};
+use bookinfo_testing::{FakeServer, Reply, probe};
 
 use crate::helpers::{RATINGS_OK, client, fetch, spawn_with_ratings};
 

@@ -1,7 +1,7 @@
 //! Starting the reviews service on a loopback port with a given environment, and a client.
 
-pub use bookinfo_core::testing::fetch;
-use bookinfo_core::testing::{FakeServer, Spawned, env, spawn};
+pub use bookinfo_testing::fetch;
+use bookinfo_testing::{FakeServer, Spawned, env, spawn};
 use reviews::{AppState, Config};
 
 /// The reviews service, configured from `vars` (not the process environment), on port 0.

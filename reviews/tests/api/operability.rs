@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 
 use crate::helpers::{RATINGS_OK, client, fetch, spawn_with_ratings};
 

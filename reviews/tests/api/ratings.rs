@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 use http::StatusCode;
 
 use crate::helpers::{

@@ -1,6 +1,6 @@
 //! v1, health, ids and methods (acceptance behaviours 60, 69, 70, 71).
 
-use bookinfo_core::testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply};
 use reqwest::Method;
 
 use crate::helpers::{JSON, RATINGS_OK, body, client, fetch, spawn_app};

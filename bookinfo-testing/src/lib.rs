@@ -1,10 +1,12 @@
-//! Test support shared by every crate's tests (feature `testing`).
+//! Test support shared by every crate's tests.
 //!
 //! * [`spawn`] starts a service's real `run` on a loopback port-0 listener and stops it again.
 //! * [`probe`] holds the header-forwarding probe every service's tests send.
 //! * [`FakeServer`] is a small real HTTP server standing in for a downstream (a backend service,
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
+
+pub mod relay;
 
 use std::future::Future;
 use std::io;
@@ -21,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::cli::Shutdown;
+use bookinfo_core::cli::Shutdown;
 
 /// A service running on a loopback port for the duration of a test.
 #[derive(Debug)]
@@ -280,7 +282,7 @@ async fn record(State(state): State<FakeState>, req: Request) -> Response {
 
 /// A probe for header forwarding: every header the issue says a service forwards (upstream's
 /// list plus the formats upstream forgot), written out here from the specification rather
-/// than taken from [`crate::headers::FORWARDED`], and headers that must never pass.
+/// than taken from [`bookinfo_core::headers::FORWARDED`], and headers that must never pass.
 pub mod probe {
     use super::Recorded;
 

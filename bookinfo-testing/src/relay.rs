@@ -34,13 +34,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub const MAX_BODY: usize = 1 << 20;
 
 /// Send `req` to `http://{authority}` with the same method, path, query, headers and body, and
-/// turn the answer (or the failure) into a response. `edit` may change the outgoing headers.
-pub async fn forward(
-    client: &reqwest::Client,
-    authority: &str,
-    req: Request,
-    edit: impl FnOnce(&mut HeaderMap),
-) -> Response {
+/// turn the answer (or the failure) into a response.
+pub async fn forward(client: &reqwest::Client, authority: &str, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -49,7 +44,6 @@ pub async fn forward(
     };
     let mut headers = parts.headers;
     strip_hop_by_hop(&mut headers);
-    edit(&mut headers);
     let sent = client
         .request(parts.method, format!("http://{authority}{path}"))
         .headers(headers)

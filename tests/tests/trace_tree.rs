@@ -1,7 +1,7 @@
-//! Proof that one request is one complete trace tree (tracing.md A.7), in every setup a user can
-//! have: no mesh, an Istio mesh with the Zipkin (B3) or the OpenTelemetry (W3C) provider, and
-//! callers that speak each supported trace format — and that the services' own span ids never
-//! leave holes.
+//! Proof that one request is one complete trace tree (docs/tracing-design.md, “Tree rules”), in
+//! every setup a user can have: no mesh, an Istio mesh with the Zipkin (B3) or the OpenTelemetry
+//! (W3C) provider, and callers that speak each supported trace format — and that the services' own
+//! span ids never leave holes.
 //!
 //! All four real services run in participating mode, exporting OTLP to an in-test collector;
 //! the emulated sidecars and gateway report Zipkin spans to the same collector. `x-request-id`
@@ -20,7 +20,8 @@ use bookinfo_tracecheck::{Collector, Span, check, render};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The tree of `GET /productpage` with reviews v2 and no mesh (tracing.md B.4).
+/// The tree of `GET /productpage` with reviews v2 and no mesh (docs/tracing-design.md,
+/// “Expected trees”).
 const APP_TREE: &str = "\
 productpage SERVER GET /productpage
   productpage CLIENT GET details
@@ -32,7 +33,7 @@ productpage SERVER GET /productpage
 ";
 
 /// Participating services behind an emulated mesh: every app span sits between the sidecar
-/// spans of its own pod (tracing.md A.7 rule 4).
+/// spans of its own pod (docs/tracing-design.md, “Tree rules”, rule 6).
 const MESH_TREE: &str = "\
 istio-ingressgateway SERVER gateway /productpage
   istio-ingressgateway CLIENT gateway-upstream /productpage
@@ -184,7 +185,8 @@ async fn incoming_formats_are_continued() {
             vec![("traceparent", format!("00-{trace128}-{span}-01"))],
             trace128,
         ),
-        // Trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled (tracing.md A.3).
+        // Trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled (docs/tracing-design.md,
+        // “x-ot-span-context”).
         (
             "x-ot-span-context",
             vec![(

@@ -1,4 +1,4 @@
-//! The "complete trace tree" oracle (tracing.md A.7).
+//! The "complete trace tree" oracle (docs/tracing-design.md, “Tree rules”).
 //!
 //! [`check`] lists every rule a trace breaks; [`render`] draws the tree as indented
 //! `service KIND name` lines, children in a stable order, so a test states the whole expected
@@ -56,7 +56,8 @@ impl fmt::Display for Violation {
 /// Allowed clock skew between services when checking that children nest in their parents.
 pub const SLACK_NANOS: u64 = 50_000_000;
 
-/// Every rule of A.7 that `spans` (one request's spans) breaks; empty when the tree is complete.
+/// Every rule of docs/tracing-design.md, “Tree rules”, that `spans` (one request's spans) breaks
+/// (rules 1–5; the shape and sampling are checked by the tests); empty when the tree is complete.
 pub fn check(spans: &[Span]) -> Vec<Violation> {
     if spans.is_empty() {
         return vec![Violation::Empty];

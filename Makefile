@@ -1,11 +1,17 @@
 # The targets developers run; CI (.ci/run) runs the same ones.
-.PHONY: run test check fmt lint bench images
+.PHONY: run deps test check fmt lint doc bench images
 
 # Run the whole BookInfo locally (no Docker, no database): http://localhost:9080/productpage
 run:
 	cargo run --release --bin bookinfo
 
-# Every test: unit, API and cross-service. Starts a private MariaDB for ratings v2 first.
+# Install the optional test tools (Debian packages: MariaDB, Chromium, debootstrap, curl; the
+# Python tools in a virtualenv under target/). `make test` works without them and says what it skipped.
+deps:
+	bash scripts/install-deps.sh
+
+# Every test: unit, API and cross-service, then the manifest validation. Starts (and stops) a
+# private MariaDB for ratings v2 when MariaDB is installed; installs nothing outside target/.
 test:
 	bash scripts/test.sh
 

@@ -157,6 +157,44 @@ async fn no_mesh_one_request_is_one_tree() {
     assert!(collector.rejected().is_empty());
 }
 
+/// Health probes and metric scrapes make no spans (they would crowd out the page views), while
+/// the page view next to them is still one complete tree; `TRACE_EXCLUDED_PATHS` changes the list.
+#[tokio::test]
+async fn probes_and_scrapes_are_not_traced() {
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+    for path in ["/health", "/metrics", "/health", "/metrics"] {
+        let resp = client()
+            .get(format!("http://{}{path}", stack.productpage))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = settled(&collector, 7).await;
+    assert_tree(&spans, APP_TREE);
+    stack.stop().await.unwrap();
+
+    // With the list emptied, a probe is a trace of its own again.
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(
+        participating(&collector),
+        &[("TRACE_EXCLUDED_PATHS", "")],
+    ))
+    .await;
+    let resp = client()
+        .get(format!("http://{}/health", stack.productpage))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let spans = collector.wait_for(1, WAIT).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "GET /health");
+    stack.stop().await.unwrap();
+}
+
 /// Every format a caller may use (no mesh): the caller's span is the root, ours hang under it.
 #[tokio::test]
 async fn incoming_formats_are_continued() {

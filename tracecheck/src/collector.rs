@@ -121,6 +121,11 @@ impl Collector {
             .unwrap_or_default()
     }
 
+    /// Store `spans` as if they had been received.
+    pub fn record(&self, spans: Vec<Span>) {
+        keep(&self.store, spans);
+    }
+
     /// Forget everything received so far.
     pub fn clear(&self) {
         if let Ok(mut s) = self.store.spans.lock() {
@@ -164,9 +169,17 @@ pub fn group(spans: Vec<Span>) -> BTreeMap<u128, Vec<Span>> {
     out
 }
 
+/// Spans held at most. A collector left running (`bookinfo --traces`, the compose stack) must
+/// not grow without bound: past this, the older half is forgotten.
+pub const MAX_SPANS: usize = 200_000;
+
 fn keep(store: &Store, spans: Vec<Span>) {
     if let Ok(mut all) = store.spans.lock() {
         all.extend(spans);
+        if all.len() > MAX_SPANS {
+            let excess = all.len() - MAX_SPANS / 2;
+            all.drain(..excess);
+        }
     }
     store.arrived.notify_waiters();
 }

@@ -3,7 +3,8 @@
 //! produce exactly one complete trace tree?" with one `curl`.
 //!
 //! `GET /traces` answers a [`Report`] as JSON: every trace received so far, each with the
-//! [`check`] violations and the [`render`]ed tree, oldest first. `DELETE /traces` forgets
+//! [`check`] violations and the [`render`]ed tree, oldest first. A browser (which asks for
+//! `text/html`) gets the same report as a page instead, newest trace first, refreshing itself. `DELETE /traces` forgets
 //! everything (a test starts from a clean slate after warm-up traffic). `GET /healthz` is the
 //! container healthcheck.
 
@@ -11,7 +12,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
@@ -88,8 +90,82 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .with_state(collector)
 }
 
-async fn traces(State(collector): State<Arc<Collector>>) -> axum::Json<Report> {
-    axum::Json(report(collector.spans(), collector.rejected()))
+async fn traces(State(collector): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+    let report = report(collector.spans(), collector.rejected());
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        Html(html(&report)).into_response()
+    } else {
+        axum::Json(report).into_response()
+    }
+}
+
+/// At most this many traces are drawn on the page (the newest); the JSON has them all.
+const PAGE_TRACES: usize = 50;
+
+/// The report as a self-refreshing page: a summary line, then each trace (newest first) with
+/// its verdict and its tree.
+pub fn html(report: &Report) -> String {
+    let complete = report
+        .traces
+        .iter()
+        .filter(|t| t.violations.is_empty())
+        .count();
+    let broken = report.traces.len() - complete;
+    let mut out = String::with_capacity(4096);
+    out.push_str(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta http-equiv=\"refresh\" content=\"3\">",
+        "<title>BookInfo traces</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}",
+        "pre{background:#f5f7fa;padding:.75rem;border-radius:4px;overflow-x:auto}",
+        ".ok{color:#1b7f3b}.bad{color:#b42318}code{font-size:.9em}",
+        "</style></head><body><h1>BookInfo traces</h1>\n"
+    ));
+    out.push_str(&format!(
+        "<p>{} traces, {complete} complete, {broken} broken ({} spans). Newest first; \
+         this page refreshes every 3 s.</p>\n",
+        report.traces.len(),
+        report.spans
+    ));
+    for why in &report.rejected {
+        out.push_str(&format!(
+            "<p class=\"bad\">Rejected payload: {}</p>\n",
+            escape(why)
+        ));
+    }
+    for t in report.traces.iter().rev().take(PAGE_TRACES) {
+        let (class, verdict) = if t.violations.is_empty() {
+            ("ok", "complete".to_owned())
+        } else {
+            ("bad", format!("BROKEN: {}", t.violations.join("; ")))
+        };
+        out.push_str(&format!(
+            "<h2><code>{}</code> <span class=\"{class}\">{}</span></h2>\n<pre>{}</pre>\n",
+            t.trace_id,
+            escape(&verdict),
+            escape(&t.tree)
+        ));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 async fn forget(State(collector): State<Arc<Collector>>) -> StatusCode {
@@ -139,6 +215,29 @@ mod tests {
         assert_eq!(t.root.as_deref(), Some("productpage SERVER GET /x"));
         assert_eq!(t.services, ["details", "productpage"]);
         assert!(t.violations.is_empty(), "{:?}", t.violations);
+    }
+
+    #[test]
+    fn the_page_shows_verdicts_newest_first_and_escapes_names() {
+        let r = report(
+            vec![
+                span(1, 1, None, "productpage", 100),
+                span(2, 5, Some(9), "<script>", 500),
+            ],
+            vec![],
+        );
+        let page = html(&r);
+        assert!(
+            page.contains("2 traces, 1 complete, 1 broken (2 spans)"),
+            "{page}"
+        );
+        let newest = page.find("00000000000000000000000000000002").unwrap();
+        let oldest = page.find("00000000000000000000000000000001").unwrap();
+        assert!(newest < oldest, "newest first");
+        assert!(page.contains("&lt;script&gt; CLIENT GET /x"), "{page}");
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("<span class=\"ok\">complete</span>"));
+        assert!(page.contains("BROKEN: "));
     }
 
     #[test]

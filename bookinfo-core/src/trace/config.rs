@@ -58,7 +58,15 @@ pub struct TracingConfig {
     /// How many finished spans may wait for export before new ones are dropped
     /// (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub batch_queue: usize,
+    /// Request paths served without a span (`TRACE_EXCLUDED_PATHS`): health probes and metric
+    /// scrapes by default. They arrive every few seconds from the kubelet, Docker or Prometheus,
+    /// and would otherwise outnumber the page views in every trace search; a mesh does not trace
+    /// them either (Istio rewrites probes to its agent).
+    pub excluded_paths: Vec<String>,
 }
+
+/// The default of `TRACE_EXCLUDED_PATHS`.
+pub const DEFAULT_EXCLUDED_PATHS: &str = "/health,/metrics";
 
 impl TracingConfig {
     /// Read the `OTEL_*` variables. `service` and `version` are the defaults for
@@ -103,6 +111,7 @@ impl TracingConfig {
         if batch_queue == 0 {
             env.error("OTEL_BSP_MAX_QUEUE_SIZE", "must be at least 1".to_owned());
         }
+        let excluded_paths = read_excluded_paths(env);
         Self {
             exporter,
             service_name,
@@ -115,6 +124,7 @@ impl TracingConfig {
             otlp_headers,
             batch_delay,
             batch_queue,
+            excluded_paths,
         }
     }
 
@@ -122,6 +132,26 @@ impl TracingConfig {
     pub fn participating(&self) -> bool {
         self.exporter.is_some()
     }
+}
+
+/// `TRACE_EXCLUDED_PATHS`: comma-separated absolute paths, matched exactly; unset means
+/// [`DEFAULT_EXCLUDED_PATHS`], set and empty means every request is traced.
+fn read_excluded_paths(env: &mut EnvReader<'_>) -> Vec<String> {
+    let raw = env
+        .optional("TRACE_EXCLUDED_PATHS")
+        .unwrap_or_else(|| DEFAULT_EXCLUDED_PATHS.to_owned());
+    let mut paths = Vec::new();
+    for path in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if path.starts_with('/') {
+            paths.push(path.to_owned());
+        } else {
+            env.error(
+                "TRACE_EXCLUDED_PATHS",
+                format!("{path:?} is not an absolute path (it must start with `/`)"),
+            );
+        }
+    }
+    paths
 }
 
 fn exporter_urls(exporter: Option<&Exporter>) -> Vec<(&'static str, &str)> {
@@ -286,6 +316,17 @@ mod tests {
         let mut env = EnvReader::new(&vars);
         let c = TracingConfig::read(&mut env, "reviews", "v2");
         env.finish(c)
+    }
+
+    #[test]
+    fn probes_and_scrapes_are_excluded_unless_configured() {
+        assert_eq!(read(&[]).unwrap().excluded_paths, ["/health", "/metrics"]);
+        let c = read(&[("TRACE_EXCLUDED_PATHS", " /healthz , /ready,")]).unwrap();
+        assert_eq!(c.excluded_paths, ["/healthz", "/ready"]);
+        let c = read(&[("TRACE_EXCLUDED_PATHS", "")]).unwrap();
+        assert!(c.excluded_paths.is_empty(), "empty traces every path");
+        let bad = read(&[("TRACE_EXCLUDED_PATHS", "/health,metrics")]).unwrap_err();
+        assert!(bad.mentions("TRACE_EXCLUDED_PATHS"));
     }
 
     #[test]

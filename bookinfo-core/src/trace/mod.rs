@@ -59,6 +59,8 @@ struct Participating {
     tracer: SdkTracer,
     propagation: Propagation,
     root: RootSampler,
+    /// Paths served without a span (see [`TracingConfig::excluded_paths`]).
+    excluded: Box<[String]>,
     /// One clone per open span holder (request trace, client span, middleware frame): shutdown
     /// waits for them so that spans of requests still being torn down are exported too.
     live: Arc<()>,
@@ -154,6 +156,7 @@ impl Tracing {
                 tracer,
                 propagation,
                 root: config.root_sampler,
+                excluded: config.excluded_paths.clone().into_boxed_slice(),
                 live: Arc::new(()),
             })),
         }

@@ -97,6 +97,9 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     let Some(p) = tracing.inner.clone() else {
         return next.run(req).await;
     };
+    if p.excluded.iter().any(|e| e == req.uri().path()) {
+        return next.run(req).await;
+    }
     // Declared before the span's context, so dropped after it (see `Tracing::shutdown`).
     let _live = p.live.clone();
     let method = req.method().clone();

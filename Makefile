@@ -1,5 +1,5 @@
 # The targets developers run; CI (.ci/run) runs the same ones.
-.PHONY: run deps test check fmt lint doc bench images
+.PHONY: run deps test check fmt lint doc msrv deny bench images
 
 # Run the whole BookInfo locally (no Docker, no database): http://localhost:9080/productpage
 run:
@@ -15,14 +15,27 @@ deps:
 test:
 	bash scripts/test.sh
 
-# Formatting and lints, as CI checks them.
-check: fmt lint
+# Formatting, lints, documentation, the minimum Rust version and the dependency policy, as CI
+# checks them.
+check: fmt lint doc msrv deny
 
 fmt:
 	cargo fmt --all --check
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
+msrv:
+	bash scripts/check-msrv.sh
+
+# Licences, banned crates, duplicate versions and sources (deny.toml), with cargo-deny when it
+# is installed (`make deps` installs it). Advisories need a database fetched from the network,
+# so that check is left to a developer: `cargo deny check advisories`.
+deny:
+	bash scripts/check-deny.sh
 
 # Container images and the docker compose stack, tested against the local Docker engine
 # (builds a Debian base with debootstrap; skips loudly when no engine is reachable).

@@ -47,7 +47,7 @@ pub fn with_runtime(
         }
     };
     runtime.block_on(async move {
-        let _telemetry = telemetry::init(telemetry_config);
+        telemetry::init(telemetry_config);
         main.await
     })
 }

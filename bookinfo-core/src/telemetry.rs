@@ -3,9 +3,9 @@
 //! [`init`] installs one `tracing` subscriber for the process: human-readable lines by default,
 //! one JSON object per line with `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
 //! Lines written while a request is served carry its `trace_id` and `span_id` (see
-//! [`crate::trace::server`]). Span export is per service ([`crate::trace::Tracing`]), flushed
-//! by each service's `run` after it drains; the [`TelemetryGuard`] `main` holds covers the
-//! process-wide part.
+//! [`crate::trace::server`]). Lines are written as they happen (standard output is flushed per
+//! line), so logging has nothing to flush at exit. Span export is per service
+//! ([`crate::trace::Tracing`]) and flushed by each service's `run` after it drains.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -58,16 +58,9 @@ impl TelemetryConfig {
     }
 }
 
-/// Held by `main` for the life of the process; flushes telemetry when dropped.
-#[derive(Debug)]
-#[must_use = "dropping the guard ends telemetry export"]
-pub struct TelemetryGuard {
-    _private: (),
-}
-
 /// Install the process-wide subscriber. A second call (tests, the all-in-one launcher) keeps the
-/// first subscriber and still returns a guard.
-pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
+/// first subscriber.
+pub fn init(config: &TelemetryConfig) {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match config.log_format {
@@ -83,7 +76,6 @@ pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
             )
             .try_init(),
     };
-    TelemetryGuard { _private: () }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::Span;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::RequestTrace;
 use bookinfo_propagation::{Sampling, SpanId, TraceContext, TraceId};
@@ -21,7 +22,7 @@ pub struct ClientSpan {
     inject: Option<TraceContext>,
     formats: bookinfo_propagation::FormatSet,
     /// Released after `span` (fields drop in order; see `Tracing::shutdown`).
-    _live: std::sync::Arc<()>,
+    _live: TaskTrackerToken,
 }
 
 impl RequestTrace {

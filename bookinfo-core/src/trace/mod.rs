@@ -40,6 +40,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler,
     SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, SpanExporter,
 };
+use tokio_util::task::TaskTracker;
 
 pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
@@ -61,9 +62,10 @@ struct Participating {
     root: RootSampler,
     /// Paths served without a span (see [`TracingConfig::excluded_paths`]).
     excluded: Box<[String]>,
-    /// One clone per open span holder (request trace, client span, middleware frame): shutdown
-    /// waits for them so that spans of requests still being torn down are exported too.
-    live: Arc<()>,
+    /// One token per open span holder (request trace, client span, middleware frame): shutdown
+    /// closes the tracker and waits (bounded) until every token is dropped, so that spans of
+    /// requests still being torn down are exported too.
+    live: TaskTracker,
 }
 
 impl Tracing {
@@ -157,7 +159,7 @@ impl Tracing {
                 propagation,
                 root: config.root_sampler,
                 excluded: config.excluded_paths.clone().into_boxed_slice(),
-                live: Arc::new(()),
+                live: TaskTracker::new(),
             })),
         }
     }
@@ -177,10 +179,8 @@ impl Tracing {
         // a moment after it has stopped counting connections; its spans end on that drop. Give
         // such stragglers a bounded moment: a span that ends after the provider shut down is
         // discarded without a word.
-        let settle = tokio::time::Instant::now() + Duration::from_secs(2);
-        while Arc::strong_count(&inner.live) > 1 && tokio::time::Instant::now() < settle {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        inner.live.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), inner.live.wait()).await;
         let flushed = tokio::task::spawn_blocking(move || inner.provider.shutdown());
         match tokio::time::timeout(Duration::from_secs(5), flushed).await {
             Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),

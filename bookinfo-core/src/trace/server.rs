@@ -13,6 +13,7 @@ use axum::response::Response;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
 use super::{RootSampler, Tracing};
@@ -31,7 +32,7 @@ pub struct RequestTrace {
     pub(super) debug: bool,
     pub(super) tracer: SdkTracer,
     /// Held while the request's spans can still end (declared last: dropped after `cx`).
-    pub(super) live: std::sync::Arc<()>,
+    pub(super) live: TaskTrackerToken,
 }
 
 impl RequestTrace {
@@ -101,7 +102,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         return next.run(req).await;
     }
     // Declared before the span's context, so dropped after it (see `Tracing::shutdown`).
-    let _live = p.live.clone();
+    let _live = p.live.token();
     let method = req.method().clone();
     // Unmatched requests are named by method alone (semantic conventions): raw paths would give
     // every scanner probe its own span name.
@@ -167,7 +168,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         formats: p.propagation.inject_set(extracted.arrived),
         debug,
         tracer: p.tracer.clone(),
-        live: p.live.clone(),
+        live: p.live.token(),
     };
     // Log lines carry the ids; formatting them is skipped when nothing would be logged.
     let log_span = if tracing::enabled!(tracing::Level::INFO) {

@@ -11,4 +11,4 @@ if ! cargo deny --version >/dev/null 2>&1; then
   echo "deny: cargo-deny is not installed; skipped (make deps installs it)"
   exit 0
 fi
-cargo deny --offline check licenses bans sources
+cargo deny --offline check --hide-inclusion-graph licenses bans sources

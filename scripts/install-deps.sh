@@ -10,6 +10,7 @@
 #     python3-venv                    (Debian's own python only) the virtualenv below
 #   Python tools: a virtualenv in the build directory (scripts/python-env.sh), never the
 #   system's site-packages.
+#   cargo-deny: the dependency-policy check of `make check` (deny.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,11 @@ fi
 
 python="$(bash scripts/python-env.sh)"
 echo "deps: Python tools in $(dirname "$(dirname "$python")")"
+
+# cargo-deny for `make deny` (licences, bans, sources); built from crates.io, a few minutes once.
+if cargo deny --version >/dev/null 2>&1; then
+  echo "deps: $(cargo deny --version) present"
+else
+  echo "deps: installing cargo-deny (cargo install --locked)"
+  cargo install --locked --quiet cargo-deny
+fi

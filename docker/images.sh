@@ -61,6 +61,12 @@ for t in "${targets[@]}"; do
         --build-arg DEBIAN_IMAGE="$BASE_IMAGE" \
         --tag "$(image_of "$t")" . >/dev/null ||
         die "docker build --target $t"
+    # The binaries were linked on this machine, the C library comes from the base: a host
+    # with a newer glibc than Debian 12's would make binaries that do not start here.
+    if ! out=$(docker run --rm --network none "$(image_of "$t")" --help 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "$(image_of "$t"): its binary does not run in the image (a host glibc newer than the base's?)"
+    fi
     printf '  built %-50s %s\n' "$(image_of "$t")" \
         "$(docker image inspect -f '{{.Size}}' "$(image_of "$t")" | awk '{printf "%.1f MB", $1/1e6}')"
 done

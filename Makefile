@@ -1,5 +1,5 @@
 # The targets developers run; CI (.ci/run) runs the same ones.
-.PHONY: run deps test check fmt lint doc msrv deny bench images
+.PHONY: run deps test check fmt lint doc msrv deny bench images compose compose-down
 
 # Run the whole BookInfo locally (no Docker, no database): http://localhost:9080/productpage
 run:
@@ -41,6 +41,15 @@ deny:
 # (builds a Debian base with debootstrap; skips loudly when no engine is reachable).
 images:
 	bash docker/test-compose.sh
+
+# BookInfo in Docker, built from this repository without pulling anything, started with
+# whichever compose is installed; prints the URLs. Jaeger if its image is present, else the
+# in-repo trace collector.
+compose:
+	bash docker/compose.sh
+
+compose-down:
+	bash docker/compose.sh down
 
 # Load test on loopback (wrk): requests/s, latency and memory per service.
 bench:

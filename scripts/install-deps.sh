@@ -7,6 +7,7 @@
 #     chromium                        productpage's browser test and screenshots
 #     curl                            smoke checks in the container test
 #     debootstrap                     the container test builds its Debian base locally
+#     openssl                         the image test serves HTTPS to the images' curl
 #     python3-venv                    (Debian's own python only) the virtualenv below
 #   Python tools: a virtualenv in the build directory (scripts/python-env.sh), never the
 #   system's site-packages.
@@ -20,6 +21,7 @@ have mariadbd || have mysqld || need+=(mariadb-server mariadb-client)
 have chromium || have chromium-browser || need+=(chromium)
 have curl || need+=(curl)
 have debootstrap || need+=(debootstrap)
+have openssl || need+=(openssl)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [[ ${#need[@]} -eq 0 ]]; then

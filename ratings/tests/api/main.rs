@@ -8,6 +8,7 @@
 
 mod database;
 mod faults;
+mod health_check;
 mod helpers;
 mod mysql;
 mod shutdown;

@@ -8,11 +8,13 @@
 //! ```text
 //! bookinfo-tracecheck --port 4318 --query-port 16686
 //! curl -s localhost:16686/traces
+//! bookinfo-tracecheck --health-check       # exit 0 when GET :16686/healthz answers 2xx
 //! ```
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use bookinfo_core::cli;
 use bookinfo_core::server::{bind, shutdown_signal};
 use bookinfo_tracecheck::{Collector, query};
 use clap::Parser;
@@ -24,22 +26,58 @@ struct Args {
     /// Port for the receivers (OTLP/HTTP and Zipkin v2), on all interfaces.
     #[arg(long, default_value_t = 4318)]
     port: u16,
-    /// Port for the query API (`GET /traces`, `DELETE /traces`, `GET /healthz`).
-    #[arg(long, default_value_t = 16686)]
-    query_port: u16,
+    /// Port for the query API (`GET /traces`, `DELETE /traces`, `GET /healthz`) [default: 16686].
+    #[arg(long)]
+    query_port: Option<u16>,
     /// Accept spans and throw them away unread: a sink for load tests, so that what is
     /// measured is the services' cost of exporting, not the backend's cost of storing.
     #[arg(long)]
     discard: bool,
+    /// Check a running collector instead of starting one: exit 0 when `GET /healthz` on the
+    /// query port answers 2xx, 1 otherwise. Without `--query-port`, the query port of the
+    /// container's main process when that is this program (the image's healthcheck).
+    #[arg(long)]
+    health_check: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+const PROGRAM: &str = "bookinfo-tracecheck";
+const DEFAULT_QUERY_PORT: u16 = 16686;
+
+/// The query port `--health-check` asks: the one given, else the container's main process's.
+fn health_check_port(args: &Args) -> u16 {
+    args.query_port
+        .or_else(|| {
+            let main_args = cli::container_main_args(PROGRAM)?;
+            Args::try_parse_from(main_args).ok()?.query_port
+        })
+        .unwrap_or(DEFAULT_QUERY_PORT)
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
-    let (receivers, queries) = match (bind(args.port), bind(args.query_port)) {
+    if args.health_check {
+        let port = health_check_port(&args);
+        return cli::health_check(PROGRAM, port, "/healthz", cli::HEALTH_CHECK_TIMEOUT);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("{PROGRAM}: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> ExitCode {
+    let query_port = args.query_port.unwrap_or(DEFAULT_QUERY_PORT);
+    let (receivers, queries) = match (bind(args.port), bind(query_port)) {
         (Ok(r), Ok(q)) => (r, q),
         (r, q) => {
-            for (port, err) in [(args.port, r.err()), (args.query_port, q.err())] {
+            for (port, err) in [(args.port, r.err()), (query_port, q.err())] {
                 if let Some(err) = err {
                     eprintln!("bookinfo-tracecheck: cannot listen on port {port}: {err}");
                 }
@@ -59,7 +97,7 @@ async fn main() -> ExitCode {
     };
     eprintln!(
         "bookinfo-tracecheck: receiving spans on port {} (/v1/traces, /api/v2/spans), queries on port {}",
-        args.port, args.query_port
+        args.port, query_port
     );
     let served = axum::serve(queries, query::router(collector))
         .with_graceful_shutdown(shutdown_signal())

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::client::Outbound;
 use crate::metrics::Metrics;
-use crate::server::{self, DEFAULT_GRACE};
+use crate::server::{self, ServerLimits};
 use crate::trace::{Tracing, TracingConfig};
 
 /// A service's metrics and tracing; cheap to clone.
@@ -22,6 +22,8 @@ use crate::trace::{Tracing, TracingConfig};
 pub struct Instruments {
     pub metrics: Metrics,
     pub tracing: Tracing,
+    /// Connection limits [`Instruments::serve`] applies.
+    pub limits: ServerLimits,
 }
 
 impl Instruments {
@@ -31,7 +33,14 @@ impl Instruments {
         Self {
             metrics: Metrics::new(service),
             tracing: Tracing::start(tracing),
+            limits: ServerLimits::default(),
         }
+    }
+
+    /// The same, serving with `limits` (a service's `SERVER_*` settings).
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The service's outbound client, recording into these metrics.
@@ -49,8 +58,8 @@ impl Instruments {
         self.metrics.response()
     }
 
-    /// Serve `router` until `shutdown` completes, drain for at most [`DEFAULT_GRACE`], then
-    /// flush buffered spans.
+    /// Serve `router` until `shutdown` completes with these instruments' connection limits,
+    /// drain for at most their grace period (15 s by default), then flush buffered spans.
     pub async fn serve<F>(
         self,
         listener: TcpListener,
@@ -60,7 +69,7 @@ impl Instruments {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let result = server::serve(listener, router, shutdown, DEFAULT_GRACE).await;
+        let result = server::serve_with(listener, router, shutdown, self.limits).await;
         self.tracing.shutdown().await;
         result
     }

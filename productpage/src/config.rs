@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bookinfo_core::config::{ConfigErrors, EnvReader, Lookup, service_base_url};
+use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
 
 /// Upstream's per-call timeout; istio.io's fault-injection task depends on it (3 s × 2 attempts
@@ -39,6 +40,8 @@ pub struct Config {
     pub session_secret: String,
     /// Span export (`OTEL_*`); `service.version` is v1, or v-flooding with `FLOOD_FACTOR`.
     pub tracing: TracingConfig,
+    /// Connection limits (`SERVER_*`).
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
         }
         let version = if flood_factor > 0 { "v-flooding" } else { "v1" };
         let tracing = TracingConfig::read(&mut env, "productpage", version);
+        let server = ServerLimits::read(&mut env);
         env.finish(Config {
             details_url,
             reviews_url,
@@ -76,6 +80,7 @@ impl Config {
             flood_factor,
             session_secret,
             tracing,
+            server,
         })
     }
 }

@@ -53,7 +53,8 @@ impl AppState {
     /// Build the state once: metrics, span export, the pooled backend client and the cookie
     /// key. Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> AppState {
-        let instruments = Instruments::start("productpage", &config.tracing);
+        let instruments =
+            Instruments::start("productpage", &config.tracing).with_limits(config.server);
         let backends = Backends::new(&config, &instruments);
         let key = session::key(&config.session_secret);
         AppState {

@@ -126,7 +126,7 @@ def closed_by_peer(s):
         s.setblocking(True)
 
 
-def probe_idle(bindir, n=5000, hold=75):
+def probe_idle(bindir, n=5000, hold=int(os.environ.get("IDLE_HOLD", "75"))):
     svc = Service(bindir, "details")
     try:
         warm(svc)

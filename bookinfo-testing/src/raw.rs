@@ -100,3 +100,36 @@ pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 pub fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").into_bytes()
 }
+
+/// Environment setting every `SERVER_*` timeout to one second, for tests of slow clients.
+pub const SHORT_LIMITS: &[(&str, &str)] = &[
+    ("SERVER_HEADER_TIMEOUT_SECONDS", "1"),
+    ("SERVER_IDLE_TIMEOUT_SECONDS", "1"),
+    ("SERVER_BODY_TIMEOUT_SECONDS", "1"),
+];
+
+/// Check that a service started with [`SHORT_LIMITS`] applies them: a connection that sends
+/// nothing, one that never finishes its head, and an idle keep-alive one after a request to
+/// `path` are all closed within ten seconds.
+pub async fn assert_slow_clients_are_cut_off(addr: SocketAddr, path: &str) {
+    const GENEROUS: Duration = Duration::from_secs(10);
+    let mut silent = connect(addr).await;
+    let mut partial = connect(addr).await;
+    send(&mut partial, b"GET / HTTP/1.1\r\nHost: test\r\n").await;
+    let mut idle = connect(addr).await;
+    send(&mut idle, &get(path)).await;
+    let answered = read_response(&mut idle, GENEROUS).await;
+    assert!(answered.is_some(), "no answer to GET {path}");
+    assert!(
+        closed_within(&mut silent, GENEROUS).await,
+        "silent client kept"
+    );
+    assert!(
+        closed_within(&mut partial, GENEROUS).await,
+        "partial head kept"
+    );
+    assert!(
+        closed_within(&mut idle, GENEROUS).await,
+        "idle keep-alive kept"
+    );
+}

@@ -230,3 +230,11 @@ async fn host_header_is_required_once() {
     }
     assert!(backends.all().is_empty());
 }
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = crate::helpers::spawn_app(bookinfo_testing::env(raw::SHORT_LIMITS)).await;
+    raw::assert_slow_clients_are_cut_off(app.server.addr, "/health").await;
+}

@@ -259,3 +259,11 @@ async fn the_store_keeps_a_bounded_number_of_products() {
         .await
         .assert_json(200, &default_ratings(1000));
 }
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = spawn_app(raw::SHORT_LIMITS).await;
+    raw::assert_slow_clients_are_cut_off(app.addr, "/ratings/0").await;
+}

@@ -8,10 +8,63 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use reqwest::{Method, Response};
 
 use crate::metrics::Metrics;
+
+/// Largest response body any service reads from a backend. Real answers are under 2 KiB (a
+/// Google Books volume search a few KiB); anything this big is a broken or hostile backend, and
+/// reading it whole would let that backend decide how much memory the caller uses.
+pub const MAX_RESPONSE_BODY: usize = 1 << 20;
+
+/// Why a response body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body is larger than the limit (announced by `Content-Length`, or seen while reading).
+    TooLarge { limit: usize },
+    /// Reading failed (connection lost, timeout, bad chunking).
+    Read(reqwest::Error),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge { limit } => write!(f, "response body larger than {limit} bytes"),
+            Self::Read(e) => write!(f, "reading the response body failed: {}", error_chain(e)),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::TooLarge { .. } => None,
+            Self::Read(e) => Some(e),
+        }
+    }
+}
+
+/// The whole body of `response`, refused as soon as it is known to exceed `limit` bytes: at once
+/// when `Content-Length` says so, otherwise when the bytes read so far pass the limit. Nothing
+/// beyond `limit` (plus one chunk) is ever held. The call's timeout still covers the reading.
+pub async fn read_body(mut response: Response, limit: usize) -> Result<Bytes, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
 
 /// Why an outbound call produced no response.
 #[derive(Debug)]
@@ -100,7 +153,7 @@ impl Outbound {
     /// mid-body cannot hang the caller either.
     pub async fn call(
         &self,
-        destination: &str,
+        destination: &'static str,
         url: &str,
         forward: &Forwarded,
         timeout: Duration,
@@ -131,7 +184,7 @@ impl Outbound {
     /// One request with exactly `headers`; see [`Outbound::call`].
     pub async fn send(
         &self,
-        destination: &str,
+        destination: &'static str,
         method: Method,
         url: &str,
         headers: HeaderMap,

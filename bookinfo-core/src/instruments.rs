@@ -16,7 +16,7 @@ use crate::client::Outbound;
 use crate::metrics::Metrics;
 use tracing::Instrument;
 
-use crate::server::{self, DEFAULT_GRACE, ServiceId};
+use crate::server::{self, ServerLimits, ServiceId};
 use crate::trace::{Tracing, TracingConfig};
 
 /// A service's metrics and tracing; cheap to clone.
@@ -26,6 +26,8 @@ pub struct Instruments {
     pub tracing: Tracing,
     /// Named on every log line the service writes.
     pub id: ServiceId,
+    /// Connection limits [`Instruments::serve`] applies.
+    pub limits: ServerLimits,
 }
 
 impl Instruments {
@@ -36,7 +38,14 @@ impl Instruments {
             metrics: Metrics::new(service),
             tracing: Tracing::start(tracing),
             id: ServiceId::new(service, &tracing.service_version),
+            limits: ServerLimits::default(),
         }
+    }
+
+    /// The same, serving with `limits` (a service's `SERVER_*` settings).
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The service's outbound client, recording into these metrics.
@@ -59,8 +68,8 @@ impl Instruments {
         self.metrics.response()
     }
 
-    /// Serve `router` until `shutdown` completes, drain for at most [`DEFAULT_GRACE`], then
-    /// flush buffered spans.
+    /// Serve `router` until `shutdown` completes with these instruments' connection limits,
+    /// drain for at most their grace period (15 s by default), then flush buffered spans.
     pub async fn serve<F>(
         self,
         listener: TcpListener,
@@ -72,7 +81,7 @@ impl Instruments {
     {
         let span = self.id.span();
         async move {
-            let result = server::serve(listener, router, shutdown, DEFAULT_GRACE).await;
+            let result = server::serve_with(listener, router, shutdown, self.limits).await;
             self.tracing.shutdown().await;
             result
         }

@@ -16,7 +16,10 @@
 //!   wrap its routes and serve them.
 //! * [`trace`]: participating mode — span export configured from `OTEL_*`, one SERVER span per
 //!   request, one CLIENT span per outbound attempt; pass-through mode when nothing is exported.
-//! * [`telemetry`]: logging set-up (text or JSON lines).
+//! * [`telemetry`]: logging set-up (text or JSON lines); [`logs`]: throttled warnings and
+//!   truncated values, so hostile input cannot flood the logs.
+//! * [`connections`]: the per-connection limits [`server::serve`] applies (timeouts, a cap,
+//!   the drain on shutdown).
 //!
 //! Reading and writing trace context in every header format is the separate, pure
 //! `bookinfo-propagation` crate (no I/O, no OpenTelemetry); test support (port-0 spawning, fake
@@ -25,8 +28,10 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod headers;
 pub mod instruments;
+pub mod logs;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;

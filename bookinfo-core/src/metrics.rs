@@ -3,6 +3,11 @@
 //! Each service owns its own [`prometheus::Registry`] rather than using the global one, so that
 //! the all-in-one launcher and the cross-service tests can run several services in one process
 //! without their counters mixing.
+//!
+//! Every label value comes from a closed set, whatever clients or backends send: methods are the
+//! nine standard ones or `other` ([`method_label`]), routes are the service's route templates or
+//! `unmatched`, statuses are the common codes or their class ([`status_label`]), destinations
+//! are names fixed in the code. A client inventing methods or paths cannot grow `/metrics`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,7 +104,10 @@ impl Metrics {
         &self.inner.registry
     }
 
+    /// Record one request served. `route` must be a route template or `unmatched` (never a raw
+    /// path); `method` is reduced to [`method_label`] here.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         self.inner
             .requests
             .with_label_values(&[route, method, status_label(status)])
@@ -110,8 +118,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Record one outbound attempt; `status` is `None` when no response arrived.
-    pub fn observe_outbound(&self, destination: &str, status: Option<u16>, elapsed: Duration) {
+    /// Record one outbound attempt; `status` is `None` when no response arrived. Destinations
+    /// are names fixed in the code (`ratings`, `googleapis`), never taken from a request.
+    pub fn observe_outbound(
+        &self,
+        destination: &'static str,
+        status: Option<u16>,
+        elapsed: Duration,
+    ) {
         let status = status.map_or("error", status_label);
         self.inner
             .outbound
@@ -145,8 +159,25 @@ impl Metrics {
     }
 }
 
-/// Status codes as static label values (no allocation per request for the common ones).
-fn status_label(status: u16) -> &'static str {
+/// The method as a label value: one of the nine methods of RFC 9110 and PATCH, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Status codes as static label values: the common codes as they are, any other by its class
+/// (`4xx`), so a backend answering odd codes cannot add label values either.
+pub fn status_label(status: u16) -> &'static str {
     match status {
         200 => "200",
         201 => "201",
@@ -159,6 +190,8 @@ fn status_label(status: u16) -> &'static str {
         403 => "403",
         404 => "404",
         405 => "405",
+        408 => "408",
+        409 => "409",
         413 => "413",
         415 => "415",
         422 => "422",
@@ -174,7 +207,8 @@ fn status_label(status: u16) -> &'static str {
         s if s < 300 => "2xx",
         s if s < 400 => "3xx",
         s if s < 500 => "4xx",
-        _ => "5xx",
+        s if s < 600 => "5xx",
+        _ => "other",
     }
 }
 
@@ -197,6 +231,27 @@ mod tests {
         ));
         assert!(text.contains(r#"http_client_requests_total{destination="ratings",status="error",service="details"} 1"#));
         assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"));
+    }
+
+    #[test]
+    fn label_values_come_from_a_closed_set() {
+        let m = Metrics::new("t");
+        for i in 0..500u16 {
+            m.observe_request("unmatched", &format!("M{i:05}XYZ"), 100 + i, Duration::ZERO);
+        }
+        m.observe_request("/x", "get", 999, Duration::ZERO);
+        let text = m.render();
+        assert!(!text.contains("XYZ"), "{text}");
+        assert!(text.contains(r#"method="other""#), "{text}");
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("http_server_requests_total{"))
+            .count();
+        // other × (1xx, 2xx, 3xx, 4xx, 5xx and the common codes) and the one for /x.
+        assert!(series <= 40, "{series} series:\n{text}");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(status_label(599), "5xx");
+        assert_eq!(status_label(999), "other");
     }
 
     #[test]

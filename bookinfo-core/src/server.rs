@@ -2,8 +2,10 @@
 //!
 //! * [`bind`] listens on all interfaces, IPv6 and IPv4 on one socket (upstream binds `[::]` or
 //!   `*`), and accepts port 0 so tests get a free port.
-//! * [`serve`] runs a router until the shutdown future completes, then stops accepting, lets
-//!   in-flight requests finish for a bounded grace period and returns.
+//! * [`serve`] runs a router until the shutdown future completes, then stops accepting, closes
+//!   idle connections, lets in-flight requests finish for a bounded grace period and returns.
+//!   Every connection is bounded in time and number ([`ServerLimits`], see
+//!   [`crate::connections`]).
 //! * [`harden`] adds what every service needs around its own routes: per-request metrics and a
 //!   structured log line, a request-body limit, and JSON bodies for every error the framework
 //!   produces (unknown route, wrong method, oversized or malformed body).
@@ -20,10 +22,11 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+pub use crate::connections::ServerLimits;
+use crate::logs::truncated;
 use crate::metrics::Metrics;
 use crate::trace::Tracing;
 
@@ -58,7 +61,8 @@ fn bind_addr(addr: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Serve `router` on `listener` until `shutdown` completes, then drain for at most `grace`.
+/// Serve `router` on `listener` until `shutdown` completes, then drain for at most `grace`,
+/// with the default connection limits (see [`serve_with`]).
 pub async fn serve<F>(
     listener: TcpListener,
     router: Router,
@@ -68,34 +72,27 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let listener = listener.tap_io(|tcp| {
-        // Small JSON answers: do not let Nagle hold them back.
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => return result,
-        () = shutdown => {}
-    }
-    tracing::info!(
-        grace_s = grace.as_secs_f64(),
-        "shutdown requested; draining in-flight requests"
-    );
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => {
-            tracing::info!("drained; exiting");
-            result
-        }
-        Err(_) => {
-            tracing::warn!("grace period elapsed with requests still in flight; exiting anyway");
-            Ok(())
-        }
-    }
+    let limits = ServerLimits {
+        grace,
+        ..ServerLimits::default()
+    };
+    serve_with(listener, router, shutdown, limits).await
+}
+
+/// Serve `router` on `listener` until `shutdown` completes, with `limits` on what each
+/// connection may hold (header, idle and body timeouts, a cap on connections); on shutdown,
+/// close idle connections at once and drain in-flight requests for at most `limits.grace`.
+/// HTTP/1.1, and HTTP/2 from clients that open with its preface (h2c with prior knowledge).
+pub async fn serve_with<F>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: F,
+    limits: ServerLimits,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    crate::connections::serve(listener, router, shutdown, limits).await
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C, `docker stop`, Kubernetes pod deletion).
@@ -238,8 +235,8 @@ async fn observed(metrics: Metrics, req: Request<Body>, next: Next) -> Response 
     metrics.observe_request(&route, method.as_str(), status, elapsed);
     tracing::info!(
         target: "access",
-        method = %method,
-        path = %path,
+        method = %truncated(method.as_str()),
+        path = %truncated(&path),
         route = %route,
         status,
         duration_ms = elapsed.as_secs_f64() * 1000.0,

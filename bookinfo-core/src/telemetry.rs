@@ -7,6 +7,8 @@
 //! line), so logging has nothing to flush at exit. Span export is per service
 //! ([`crate::trace::Tracing`]) and flushed by each service's `run` after it drains.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -58,19 +60,28 @@ impl TelemetryConfig {
     }
 }
 
-/// Install the process-wide subscriber. A second call (tests, the all-in-one launcher) keeps the
-/// first subscriber.
+/// Install the process-wide subscriber, writing to standard output. A second call (tests, the
+/// all-in-one launcher) keeps the first subscriber.
+///
+/// Text lines are coloured only when standard output is a terminal: a log file or a container's
+/// log collector gets plain text, not escape codes.
 pub fn init(config: &TelemetryConfig) {
+    let colour = std::io::stdout().is_terminal();
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match config.log_format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(true)
+                    .with_ansi(colour),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
+                    .with_ansi(false)
                     .flatten_event(true)
                     .with_current_span(true),
             )

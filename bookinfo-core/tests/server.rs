@@ -74,6 +74,38 @@ async fn requests_are_counted_by_route_template() {
     server.stop().await.unwrap();
 }
 
+/// Methods and paths a client invents never become label values.
+#[tokio::test]
+async fn metrics_labels_stay_bounded_whatever_the_method() {
+    use bookinfo_testing::raw::{connect, read_response, send};
+    let metrics = Metrics::new("t");
+    let server = spawn(|l, s| serve(l, router(metrics), s, Duration::from_secs(1))).await;
+    let mut conn = connect(server.addr).await;
+    for i in 0..300 {
+        let request =
+            format!("QZ{i:019} /probe/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        assert!(send(&mut conn, request.as_bytes()).await);
+        let answer = read_response(&mut conn, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 404);
+    }
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("QZ"), "a client's method became a label");
+    assert!(!text.contains("/probe/"), "a raw path became a label");
+    assert!(
+        text.contains(r#"http_server_requests_total{method="other",route="unmatched",status="404",service="t"} 300"#),
+        "{text}"
+    );
+    assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+    server.stop().await.unwrap();
+}
+
 /// A `/slow` route that answers "done" after `delay`, and a signal that it has started.
 fn slow(delay: Duration) -> (Router, Arc<Notify>) {
     let started = Arc::new(Notify::new());

@@ -2,10 +2,12 @@
 //!
 //! * [`spawn`] starts a service's real `run` on a loopback port-0 listener and stops it again.
 //! * [`probe`] holds the header-forwarding probe every service's tests send.
+//! * [`raw`] speaks HTTP/1.1 over a bare socket, for requests a client library would not send.
 //! * [`FakeServer`] is a small real HTTP server standing in for a downstream (a backend service,
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
 
+pub mod raw;
 pub mod relay;
 
 use std::future::Future;

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
 use bookinfo_core::{ConfigErrors, EnvReader, Lookup};
 use reqwest::Url;
@@ -40,6 +41,8 @@ pub struct Config {
     pub google_timeout: Duration,
     /// Span export (`OTEL_*`); `service.version` is v2 in external mode, else v1.
     pub tracing: TracingConfig,
+    /// Connection limits (`SERVER_*`).
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -63,10 +66,12 @@ impl Config {
         };
         let version = if external { "v2" } else { "v1" };
         let tracing = TracingConfig::read(&mut env, "details", version);
+        let server = ServerLimits::read(&mut env);
         env.finish(Config {
             source,
             google_timeout: GOOGLE_TIMEOUT,
             tracing,
+            server,
         })
     }
 }

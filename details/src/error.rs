@@ -31,7 +31,11 @@ impl std::error::Error for DetailsError {}
 impl IntoResponse for DetailsError {
     fn into_response(self) -> Response {
         if let Self::External(message) = &self {
-            tracing::warn!(cause = %message, "book details unavailable from Google Books");
+            bookinfo_core::throttled_warn!(
+                "google-books-unavailable",
+                cause = %message,
+                "book details unavailable from Google Books"
+            );
         }
         json_error(StatusCode::BAD_REQUEST, &self.to_string())
     }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use bookinfo_core::client::OutboundError;
+use bookinfo_core::client::{BodyError, MAX_RESPONSE_BODY, OutboundError, read_body};
 use bookinfo_core::{Forwarded, Outbound};
 use serde_json::Value;
 
@@ -43,13 +43,19 @@ pub async fn fetch_book(
             google.authority
         )));
     }
-    let body = response.bytes().await.map_err(|e| {
-        DetailsError::External(format!(
-            "reading the answer of {} failed: {}",
-            google.authority,
-            bookinfo_core::client::error_chain(&e)
-        ))
-    })?;
+    let body = read_body(response, MAX_RESPONSE_BODY)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => DetailsError::External(format!(
+                "Google Books at {} answered with more than {limit} bytes",
+                google.authority
+            )),
+            BodyError::Read(e) => DetailsError::External(format!(
+                "reading the answer of {} failed: {}",
+                google.authority,
+                bookinfo_core::client::error_chain(&e)
+            )),
+        })?;
     let volumes: Value = serde_json::from_slice(&body).map_err(|e| {
         DetailsError::External(format!("Google Books answered with invalid JSON: {e}"))
     })?;

@@ -46,7 +46,7 @@ impl AppState {
     /// Build the state once: metrics registry, span export and the pooled outbound client.
     /// Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> Self {
-        let instruments = Instruments::start("details", &config.tracing);
+        let instruments = Instruments::start("details", &config.tracing).with_limits(config.server);
         Self {
             client: instruments.outbound(concat!("bookinfo-details/", env!("CARGO_PKG_VERSION"))),
             config: Arc::new(config),

@@ -1,11 +1,15 @@
 //! The JSON API under `/api/v1`: the product list, and pass-throughs to details, reviews and
 //! ratings that answer with the backend's status and re-serialized JSON (see [`crate::pyjson`]).
+//!
+//! The product id is checked before any backend call: only integers (upstream's ids) are sent,
+//! as one encoded path segment, so a request cannot steer productpage to another backend path
+//! or add a query. Any other id gets what upstream's backend would have answered for it.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::backend::Fetched;
+use crate::backend::{Destination, Fetched, is_product_id};
 use crate::{AppState, Downstream, product, pyjson};
 
 /// `GET /api/v1/products`: no backend call.
@@ -19,6 +23,9 @@ pub async fn product(
     Path(id): Path<String>,
     Downstream { forward: out, .. }: Downstream,
 ) -> Response {
+    if !is_product_id(&id) {
+        return answer(state.backends.refused(Destination::Details));
+    }
     answer(state.backends.details(&id, &out).await)
 }
 
@@ -28,6 +35,9 @@ pub async fn reviews(
     Path(id): Path<String>,
     Downstream { forward: out, .. }: Downstream,
 ) -> Response {
+    if !is_product_id(&id) {
+        return answer(state.backends.refused(Destination::Reviews));
+    }
     answer(state.backends.reviews(&id, &out).await)
 }
 
@@ -37,6 +47,9 @@ pub async fn ratings(
     Path(id): Path<String>,
     Downstream { forward: out, .. }: Downstream,
 ) -> Response {
+    if !is_product_id(&id) {
+        return answer(state.backends.refused(Destination::Ratings));
+    }
     answer(state.backends.ratings(&id, &out).await)
 }
 

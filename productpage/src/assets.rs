@@ -7,6 +7,10 @@ use axum::response::{IntoResponse, Response};
 /// Our hand-written stylesheet.
 const STYLESHEET: &str = include_str!("../static/css/bookinfo.css");
 
+/// The product page's script (the sign-in dialog); a file of its own, not inline, so the content
+/// security policy can forbid inline scripts.
+const SCRIPT: &str = include_str!("../static/js/productpage.js");
+
 /// The avatar shown next to signed-in users and reviewers.
 const AVATAR: &[u8] = include_bytes!("../static/img/izzy.png");
 
@@ -18,6 +22,11 @@ const CACHE: &str = "public, max-age=3600";
 /// that still ask for upstream's path.
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", STYLESHEET.as_bytes())
+}
+
+/// `GET /static/js/productpage.js`.
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT.as_bytes())
 }
 
 /// `GET /static/img/izzy.png`.

@@ -11,7 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bookinfo_core::client::{MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::metrics::status_label;
 use bookinfo_core::{Forwarded, Instruments, Outbound};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use prometheus::{IntCounterVec, Opts};
 use serde_json::{Value, json};
 
@@ -27,6 +30,23 @@ pub const RATINGS_UNAVAILABLE: &str =
 
 /// Attempts per reviews call: upstream's loop of two (one retry).
 const REVIEWS_ATTEMPTS: u32 = 2;
+
+/// Whether `id` is a product id: an integer, as upstream's ids are (digits with an optional
+/// minus sign, at most 19 digits). Anything else never reaches a backend.
+pub fn is_product_id(id: &str) -> bool {
+    let digits = id.strip_prefix('-').unwrap_or(id);
+    (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What stays unencoded in a path segment: letters, digits, `-`, `_` and `~` (not `.`, so no
+/// segment can read as `..`).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// `id` as one URL path segment: whatever it holds, it cannot add segments, a query or a
+/// fragment to the backend URL.
+fn segment(id: &str) -> percent_encoding::PercentEncode<'_> {
+    utf8_percent_encode(id, SEGMENT)
+}
 
 /// The outcome of one logical backend call.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +116,7 @@ impl Backends {
 
     /// `GET {details}/details/{id}`, one attempt.
     pub async fn details(&self, id: &str, forward: &Forwarded) -> Fetched {
-        let url = format!("{}/details/{id}", self.inner.details_url);
+        let url = format!("{}/details/{}", self.inner.details_url, segment(id));
         let fetched = match self.attempt("details", &url, forward, 0).await {
             Attempt::Json(body) => Fetched { status: 200, body },
             Attempt::Status(status) => Fetched::failed(status, DETAILS_UNAVAILABLE),
@@ -107,7 +127,7 @@ impl Backends {
 
     /// `GET {reviews}/reviews/{id}`, up to two attempts; the last attempt's status wins.
     pub async fn reviews(&self, id: &str, forward: &Forwarded) -> Fetched {
-        let url = format!("{}/reviews/{id}", self.inner.reviews_url);
+        let url = format!("{}/reviews/{}", self.inner.reviews_url, segment(id));
         let mut status = 500;
         let mut fetched = None;
         for attempt in 0..REVIEWS_ATTEMPTS {
@@ -126,13 +146,26 @@ impl Backends {
 
     /// `GET {ratings}/ratings/{id}`, one attempt.
     pub async fn ratings(&self, id: &str, forward: &Forwarded) -> Fetched {
-        let url = format!("{}/ratings/{id}", self.inner.ratings_url);
+        let url = format!("{}/ratings/{}", self.inner.ratings_url, segment(id));
         let fetched = match self.attempt("ratings", &url, forward, 0).await {
             Attempt::Json(body) => Fetched { status: 200, body },
             Attempt::Status(status) => Fetched::failed(status, RATINGS_UNAVAILABLE),
         };
         self.count("ratings", fetched.status);
         fetched
+    }
+
+    /// What a call for a product id that is not an integer gets, without calling: the status
+    /// upstream's backend answers such an id with (details and ratings 400, reviews 404) and the
+    /// usual error text, counted like a call.
+    pub fn refused(&self, destination: Destination) -> Fetched {
+        let (name, status, message) = match destination {
+            Destination::Details => ("details", 400, DETAILS_UNAVAILABLE),
+            Destination::Reviews => ("reviews", 404, REVIEWS_UNAVAILABLE),
+            Destination::Ratings => ("ratings", 400, RATINGS_UNAVAILABLE),
+        };
+        self.count(name, status);
+        Fetched::failed(status, message)
     }
 
     /// `flood` extra reviews calls whose results are thrown away (FLOOD_FACTOR). They run
@@ -157,7 +190,7 @@ impl Backends {
 
     async fn attempt(
         &self,
-        destination: &str,
+        destination: &'static str,
         url: &str,
         forward: &Forwarded,
         attempt: u32,
@@ -170,25 +203,43 @@ impl Backends {
         {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(destination, cause = %e, "backend call failed");
+                bookinfo_core::throttled_warn!("backend-failed", destination, cause = %e, "backend call failed");
                 return Attempt::Status(500);
             }
         };
         let status = response.status().as_u16();
         if status != 200 {
-            tracing::warn!(destination, url, status, "backend answered with an error");
+            bookinfo_core::throttled_warn!(
+                "backend-status",
+                destination,
+                url,
+                status,
+                "backend answered with an error"
+            );
             return Attempt::Status(status);
         }
-        match response.bytes().await {
+        match read_body(response, MAX_RESPONSE_BODY).await {
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
                 Ok(body) => Attempt::Json(body),
                 Err(e) => {
-                    tracing::warn!(destination, url, cause = %e, "backend sent invalid JSON");
+                    bookinfo_core::throttled_warn!(
+                        "backend-json",
+                        destination,
+                        url,
+                        cause = %e,
+                        "backend sent invalid JSON"
+                    );
                     Attempt::Status(500)
                 }
             },
             Err(e) => {
-                tracing::warn!(destination, url, cause = %e, "reading the backend's answer failed");
+                bookinfo_core::throttled_warn!(
+                    "backend-body",
+                    destination,
+                    url,
+                    cause = %e,
+                    "reading the backend's answer failed"
+                );
                 Attempt::Status(500)
             }
         }
@@ -197,9 +248,17 @@ impl Backends {
     fn count(&self, destination: &str, status: u16) {
         self.inner
             .results
-            .with_label_values(&[destination, &status.to_string()])
+            .with_label_values(&[destination, status_label(status)])
             .inc();
     }
+}
+
+/// The three backends, for [`Backends::refused`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Details,
+    Reviews,
+    Ratings,
 }
 
 enum Attempt {

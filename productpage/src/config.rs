@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bookinfo_core::config::{ConfigErrors, EnvReader, Lookup, service_base_url};
+use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
 
 /// Upstream's per-call timeout; istio.io's fault-injection task depends on it (3 s × 2 attempts
@@ -22,6 +23,9 @@ pub const DEFAULT_SESSION_SECRET: &str =
 /// Shortest accepted secret: the signing key is derived from it and needs 256 bits of input.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// How long a sign-in lasts unless `SESSION_LIFETIME_SECONDS` says otherwise.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Everything productpage reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,8 +41,15 @@ pub struct Config {
     pub flood_factor: usize,
     /// Secret the session cookie's signing key is derived from.
     pub session_secret: String,
+    /// How long a sign-in lasts (`SESSION_LIFETIME_SECONDS`).
+    pub session_lifetime: Duration,
+    /// Whether the session cookie is marked `Secure` (`SESSION_COOKIE_SECURE=true`: the site is
+    /// served over HTTPS, e.g. behind a TLS-terminating gateway).
+    pub session_cookie_secure: bool,
     /// Span export (`OTEL_*`); `service.version` is v1, or v-flooding with `FLOOD_FACTOR`.
     pub tracing: TracingConfig,
+    /// Connection limits (`SERVER_*`).
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -66,8 +77,14 @@ impl Config {
                 format!("must be at least {MIN_SECRET_LEN} bytes long"),
             );
         }
+        let session_lifetime = env.seconds("SESSION_LIFETIME_SECONDS", DEFAULT_SESSION_LIFETIME);
+        if session_lifetime < Duration::from_secs(1) {
+            env.error("SESSION_LIFETIME_SECONDS", "must be at least 1");
+        }
+        let session_cookie_secure = env.exactly_true("SESSION_COOKIE_SECURE");
         let version = if flood_factor > 0 { "v-flooding" } else { "v1" };
         let tracing = TracingConfig::read(&mut env, "productpage", version);
+        let server = ServerLimits::read(&mut env);
         env.finish(Config {
             details_url,
             reviews_url,
@@ -75,7 +92,10 @@ impl Config {
             backend_timeout,
             flood_factor,
             session_secret,
+            session_lifetime,
+            session_cookie_secure,
             tracing,
+            server,
         })
     }
 }
@@ -93,6 +113,8 @@ mod tests {
         assert_eq!(c.ratings_url, "http://ratings:9080");
         assert_eq!(c.backend_timeout, Duration::from_secs(3));
         assert_eq!(c.flood_factor, 0);
+        assert_eq!(c.session_lifetime, Duration::from_secs(86_400));
+        assert!(!c.session_cookie_secure);
     }
 
     #[test]
@@ -124,10 +146,12 @@ mod tests {
             ("FLOOD_FACTOR", "many"),
             ("BACKEND_TIMEOUT_SECONDS", "0"),
             ("SESSION_SECRET", "short"),
+            ("SESSION_LIFETIME_SECONDS", "0"),
         ];
         let errors = Config::from_env(&env).unwrap_err();
         assert!(errors.mentions("FLOOD_FACTOR"));
         assert!(errors.mentions("BACKEND_TIMEOUT_SECONDS"));
         assert!(errors.mentions("SESSION_SECRET"));
+        assert!(errors.mentions("SESSION_LIFETIME_SECONDS"));
     }
 }

@@ -12,6 +12,10 @@ use bookinfo_core::server::json_error;
 pub enum Error {
     /// The login form body is not valid `application/x-www-form-urlencoded`.
     BadForm,
+    /// A login with a body that is not a urlencoded form (e.g. a cross-site `text/plain` post).
+    NotAForm,
+    /// A login a browser marked as coming from another site.
+    CrossSite,
     /// The user name would not fit in a cookie.
     UserNameTooLong,
     /// The `Cookie` header is larger than we accept.
@@ -24,6 +28,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Self::BadForm => json_error(StatusCode::BAD_REQUEST, "invalid form body"),
+            Self::NotAForm => json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "sign in with an application/x-www-form-urlencoded form",
+            ),
+            Self::CrossSite => json_error(StatusCode::FORBIDDEN, "cross-site sign-in refused"),
             Self::UserNameTooLong => json_error(
                 StatusCode::BAD_REQUEST,
                 &format!(

@@ -46,6 +46,7 @@ pub struct AppState {
     pub config: std::sync::Arc<Config>,
     pub instruments: Instruments,
     pub backends: Backends,
+    pub sessions: std::sync::Arc<session::Sessions>,
     key: Key,
 }
 
@@ -53,13 +54,17 @@ impl AppState {
     /// Build the state once: metrics, span export, the pooled backend client and the cookie
     /// key. Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> AppState {
-        let instruments = Instruments::start("productpage", &config.tracing);
+        let instruments =
+            Instruments::start("productpage", &config.tracing).with_limits(config.server);
         let backends = Backends::new(&config, &instruments);
         let key = session::key(&config.session_secret);
+        let sessions =
+            session::Sessions::new(config.session_lifetime, config.session_cookie_secure);
         AppState {
             config: std::sync::Arc::new(config),
             instruments,
             backends,
+            sessions: std::sync::Arc::new(sessions),
             key,
         }
     }
@@ -89,7 +94,9 @@ pub fn app(state: AppState) -> Router {
         .route("/static/css/bookinfo.css", get(assets::stylesheet))
         .route("/static/tailwind/tailwind.css", get(assets::stylesheet))
         .route("/static/img/izzy.png", get(assets::avatar))
+        .route("/static/js/productpage.js", get(assets::script))
         .route_layer(middleware::from_fn(limit_cookie))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state);
     instruments.harden(router)
 }
@@ -132,7 +139,7 @@ impl FromRequestParts<AppState> for Downstream {
     ) -> Result<Self, Self::Rejection> {
         let jar = SignedCookieJar::from_request_parts(parts, state).await?;
         let forward = Forwarded::from_request_parts(parts, state).await?;
-        let user = session::user(&jar);
+        let user = session::user(&jar, &state.sessions);
         Ok(Self {
             forward: outbound(forward, user.as_deref()),
             user,
@@ -153,6 +160,40 @@ async fn health() -> Response {
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {
     state.instruments.metrics_response()
+}
+
+/// What HTML pages may load and do: only this site's own stylesheet, script and images; forms
+/// post only here; no framing by other sites; no `<base>` rewriting.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// `nosniff` on every answer; on HTML pages also the content security policy, a referrer
+/// policy that keeps full URLs on this site (sign-in and sign-out return to the `Referer`) and
+/// none for other sites, and no framing.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    resp
 }
 
 /// Reject oversized `Cookie` headers before anything parses them.

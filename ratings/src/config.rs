@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
 use bookinfo_core::{ConfigErrors, EnvReader, Lookup};
 use mongodb::options::ConnectionString;
@@ -95,6 +96,8 @@ pub struct Config {
     pub db_timeout: Duration,
     /// Span export (`OTEL_*`); `service.version` is `SERVICE_VERSION` (v1 when unset).
     pub tracing: TracingConfig,
+    /// Connection limits (`SERVER_*`).
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -108,6 +111,7 @@ impl Config {
             "ratings",
             service_version.as_deref().unwrap_or("v1"),
         );
+        let server = ServerLimits::read(&mut env);
 
         let probability = env.parse("RATINGS_FAULT_PROBABILITY", DEFAULT_FAULT_PROBABILITY);
         if !(0.0..=1.0).contains(&probability) {
@@ -146,6 +150,7 @@ impl Config {
             database,
             db_timeout,
             tracing,
+            server,
         })
     }
 }

@@ -14,6 +14,10 @@ pub enum RatingsError {
     BadProductId,
     /// A POST body that is not JSON.
     BadRatingsJson,
+    /// Posted ratings over the store's per-product limits.
+    RatingsTooLarge,
+    /// The store already keeps the most products it may.
+    StoreFull,
     /// POST while ratings come from a database (`v2`).
     PostNotImplemented,
     /// A fault mode said no.
@@ -35,6 +39,14 @@ impl RatingsError {
             RatingsError::BadRatingsJson => {
                 (StatusCode::BAD_REQUEST, "please provide valid ratings JSON")
             }
+            RatingsError::RatingsTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ratings too large: at most 32 reviewers, names of at most 128 bytes and values of at most 256 bytes of JSON",
+            ),
+            RatingsError::StoreFull => (
+                StatusCode::CONFLICT,
+                "ratings store full: ratings can be posted for at most 1000 products",
+            ),
             RatingsError::PostNotImplemented => (
                 StatusCode::NOT_IMPLEMENTED,
                 "Post not implemented for database backed ratings",

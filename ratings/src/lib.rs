@@ -76,7 +76,8 @@ impl AppState {
                 version: config.version,
                 store: RatingsStore::default(),
                 database,
-                instruments: Instruments::start("ratings", &config.tracing),
+                instruments: Instruments::start("ratings", &config.tracing)
+                    .with_limits(config.server),
             }),
         }
     }

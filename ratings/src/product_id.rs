@@ -5,6 +5,10 @@
 //! `/ratings/0?x=1` is 0 and `/ratings/abc` is not a number. Clients and istio.io's tasks rely
 //! only on the plain decimal case, but matching `parseInt` exactly costs little and keeps the
 //! odd cases identical too (including its `0x` hexadecimal prefix).
+//!
+//! One deliberate difference: where `parseInt` overflows to `Infinity` (an id of more than
+//! about 308 digits), upstream answers `"id": null`; here that id is refused like any other
+//! non-number (400), rather than mapped onto a product.
 
 use serde_json::Number;
 
@@ -14,7 +18,7 @@ pub struct ProductId(Number);
 
 impl ProductId {
     /// The id from a raw request target such as `/ratings/0?x=1`; `None` where upstream's
-    /// `parseInt` gives `NaN`.
+    /// `parseInt` gives `NaN`, or overflows to `±Infinity`.
     pub fn from_raw_url(path_and_query: &str) -> Option<ProductId> {
         let last = path_and_query.rsplit('/').next().unwrap_or_default();
         parse_int(last).map(ProductId)
@@ -44,14 +48,18 @@ fn parse_int(text: &str) -> Option<Number> {
         Some("0x" | "0X") => (16, &text[2..]),
         _ => (10, text),
     };
-    let run: Vec<u32> = digits.chars().map_while(|c| c.to_digit(radix)).collect();
-    if run.is_empty() {
+    // JavaScript numbers are doubles: accumulate as one, as parseInt does.
+    let mut count = 0usize;
+    let magnitude = digits
+        .chars()
+        .map_while(|c| c.to_digit(radix))
+        .fold(0f64, |acc, d| {
+            count += 1;
+            acc * f64::from(radix) + f64::from(d)
+        });
+    if count == 0 || !magnitude.is_finite() {
         return None;
     }
-    // JavaScript numbers are doubles: accumulate as one, as parseInt does.
-    let magnitude = run
-        .iter()
-        .fold(0f64, |acc, d| acc * f64::from(radix) + f64::from(*d));
     let value = if negative { -magnitude } else { magnitude };
     Some(js_number(value))
 }
@@ -111,6 +119,16 @@ mod tests {
             id("/ratings/9007199254740992").as_deref(),
             Some("9007199254740992")
         );
+    }
+
+    #[test]
+    fn ids_that_overflow_are_not_numbers() {
+        let digits = "9".repeat(60_000);
+        assert_eq!(id(&format!("/ratings/{digits}")), None);
+        assert_eq!(id(&format!("/ratings/-{digits}")), None);
+        assert_eq!(id(&format!("/ratings/0x{}", "f".repeat(300))), None);
+        // The largest finite ones still are.
+        assert!(id(&format!("/ratings/{}", "9".repeat(308))).is_some());
     }
 
     #[test]

@@ -54,12 +54,13 @@ async fn get_ratings(state: &Inner, raw_url: &str) -> Result<Response, RatingsEr
 
 fn post_ratings(state: &Inner, raw_url: &str, body: &[u8]) -> Result<Response, RatingsError> {
     let id = ProductId::from_raw_url(raw_url).ok_or(RatingsError::BadProductId)?;
-    // Any JSON value is accepted, as upstream stores whatever `JSON.parse` returns.
+    // Any JSON value is accepted, as upstream stores whatever `JSON.parse` returns, within the
+    // store's limits.
     let ratings: Value = serde_json::from_slice(body).map_err(|_| RatingsError::BadRatingsJson)?;
     if state.version == Version::Database {
         return Err(RatingsError::PostNotImplemented);
     }
-    state.store.put(id.key(), ratings.clone());
+    state.store.put(id.key(), ratings.clone())?;
     Ok(product_ratings(&id, ratings))
 }
 

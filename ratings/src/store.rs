@@ -1,13 +1,30 @@
 //! The in-memory ratings of v1 and the fault modes.
 //!
 //! Every product starts with upstream's two ratings; a `POST` replaces a product's ratings with
-//! any JSON value until the process ends. Reads vastly outnumber writes, hence a read-write lock;
+//! a JSON value until the process ends. Reads vastly outnumber writes, hence a read-write lock;
 //! no lock is ever held across an `.await`.
+//!
+//! The store is bounded, so posting cannot grow the process without limit: at most
+//! [`MAX_PRODUCTS`] products with posted ratings, each with at most [`MAX_REVIEWERS`] reviewers,
+//! names of at most [`MAX_NAME`] bytes and values of at most [`MAX_VALUE`] bytes of JSON (a
+//! posted value that is not an object counts as one value). Upstream's demo data (two reviewers,
+//! small integers) is far inside every limit.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use serde_json::{Value, json};
+
+use crate::error::RatingsError;
+
+/// Products whose ratings may be posted (re-posting one already kept always works).
+pub const MAX_PRODUCTS: usize = 1000;
+/// Reviewers in one product's ratings.
+pub const MAX_REVIEWERS: usize = 32;
+/// Bytes in a reviewer's name.
+pub const MAX_NAME: usize = 128;
+/// Bytes of one rating value, written as JSON.
+pub const MAX_VALUE: usize = 256;
 
 /// Ratings by product key (see [`crate::product_id::ProductId::key`]).
 #[derive(Debug, Default)]
@@ -27,10 +44,34 @@ impl RatingsStore {
         posted.get(key).cloned().unwrap_or_else(default_ratings)
     }
 
-    /// Replace the ratings of product `key`.
-    pub fn put(&self, key: String, ratings: Value) {
+    /// Replace the ratings of product `key`, within the store's limits.
+    pub fn put(&self, key: String, ratings: Value) -> Result<(), RatingsError> {
+        check(&ratings)?;
         let mut posted = self.posted.write().unwrap_or_else(PoisonError::into_inner);
+        if posted.len() >= MAX_PRODUCTS && !posted.contains_key(&key) {
+            return Err(RatingsError::StoreFull);
+        }
         posted.insert(key, ratings);
+        Ok(())
+    }
+}
+
+/// Whether `ratings` fits the per-product limits.
+pub fn check(ratings: &Value) -> Result<(), RatingsError> {
+    let value_fits = |v: &Value| serde_json::to_string(v).is_ok_and(|text| text.len() <= MAX_VALUE);
+    let fits = match ratings {
+        Value::Object(reviewers) => {
+            reviewers.len() <= MAX_REVIEWERS
+                && reviewers
+                    .iter()
+                    .all(|(name, value)| name.len() <= MAX_NAME && value_fits(value))
+        }
+        other => value_fits(other),
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(RatingsError::RatingsTooLarge)
     }
 }
 
@@ -43,9 +84,40 @@ mod tests {
     fn unposted_products_have_the_defaults() {
         let s = RatingsStore::default();
         assert_eq!(s.get("0"), json!({"Reviewer1": 5, "Reviewer2": 4}));
-        s.put("3".into(), json!(7));
+        s.put("3".into(), json!(7)).unwrap();
         assert_eq!(s.get("3"), json!(7));
         assert_eq!(s.get("0"), json!({"Reviewer1": 5, "Reviewer2": 4}));
+    }
+
+    #[test]
+    fn the_store_is_bounded() {
+        let s = RatingsStore::default();
+        for i in 0..MAX_PRODUCTS {
+            s.put(i.to_string(), default_ratings()).unwrap();
+        }
+        assert!(matches!(
+            s.put("new".into(), json!({})),
+            Err(RatingsError::StoreFull)
+        ));
+        // A product already kept can still be changed.
+        s.put("0".into(), json!({"Reviewer1": 1})).unwrap();
+        assert_eq!(s.get("0"), json!({"Reviewer1": 1}));
+    }
+
+    #[test]
+    fn per_product_limits() {
+        let name = "n".repeat(MAX_NAME);
+        assert!(check(&json!({ name.clone(): 5 })).is_ok());
+        assert!(check(&json!({ format!("{name}x"): 5 })).is_err());
+        let reviewers: serde_json::Map<String, Value> = (0..=MAX_REVIEWERS)
+            .map(|i| (format!("Reviewer{i}"), json!(i)))
+            .collect();
+        assert!(check(&Value::Object(reviewers)).is_err());
+        let long = "v".repeat(MAX_VALUE);
+        assert!(check(&json!({ "Reviewer1": long })).is_err());
+        assert!(check(&json!(long)).is_err());
+        assert!(check(&json!({"Reviewer1": 5, "Reviewer2": 4})).is_ok());
+        assert!(check(&json!(7)).is_ok());
     }
 
     #[test]
@@ -56,7 +128,7 @@ mod tests {
                 let s = s.clone();
                 std::thread::spawn(move || {
                     for i in 0..100 {
-                        s.put(format!("{t}-{i}"), json!(i));
+                        s.put(format!("{t}-{i}"), json!(i)).unwrap();
                     }
                 })
             })

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bookinfo_core::config::service_base_url;
+use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
 use bookinfo_core::{ConfigErrors, EnvReader, Lookup};
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub clustername: Option<String>,
     /// Span export (`OTEL_*`); `service.version` is v1, v2 (black) or v3 (any other colour).
     pub tracing: TracingConfig,
+    /// Connection limits (`SERVER_*`).
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             (true, _) => "v3",
         };
         let tracing = TracingConfig::read(&mut env, "reviews", version);
+        let server = ServerLimits::read(&mut env);
         env.finish(Config {
             ratings_enabled,
             ratings_base: service_base_url(&host, &domain, &port.to_string()),
@@ -65,6 +69,7 @@ impl Config {
             podname,
             clustername,
             tracing,
+            server,
         })
     }
 }

@@ -39,7 +39,7 @@ pub struct AppState {
 impl AppState {
     /// Build the state once: metrics registry and the pooled client for ratings.
     pub fn new(config: Config) -> Self {
-        let instruments = Instruments::start("reviews", &config.tracing);
+        let instruments = Instruments::start("reviews", &config.tracing).with_limits(config.server);
         Self {
             client: instruments.outbound(concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION"))),
             config: Arc::new(config),

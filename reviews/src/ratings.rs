@@ -1,12 +1,13 @@
 //! The call to the ratings service (reviews v2/v3) and how its answer is read.
 //!
-//! One GET, no retry, bounded by the colour-dependent timeout, carrying the forwarded headers of
+//! One GET, no retry, bounded by the colour-dependent timeout and a 1 MiB answer, carrying the forwarded headers of
 //! the request being served (`end-user` among them, which is what lets Istio route jason's
 //! reviews→ratings hop). Any failure is reported per reviewer inside a 200 answer, never as an
 //! error status: productpage shows "Ratings service is currently unavailable" for it.
 
 use std::time::Duration;
 
+use bookinfo_core::client::{MAX_RESPONSE_BODY, read_body};
 use bookinfo_core::{Forwarded, Outbound};
 use http::StatusCode;
 use http::header::{ACCEPT, HeaderValue};
@@ -37,18 +38,17 @@ pub async fn fetch(
         Ok(resp) if resp.status() != StatusCode::OK => {
             Err(format!("ratings answered {}", resp.status()))
         }
-        Ok(resp) => match resp.bytes().await {
+        Ok(resp) => match read_body(resp, MAX_RESPONSE_BODY).await {
             Ok(body) => read_ratings(&body),
-            Err(err) => Err(format!(
-                "reading the ratings answer failed: {}",
-                bookinfo_core::client::error_chain(&err)
-            )),
+            Err(err) => Err(format!("reading the ratings answer failed: {err}")),
         },
     };
     match outcome {
         Ok(stars) => stars,
         Err(cause) => {
-            tracing::warn!(%url, %cause, "ratings unavailable");
+            // While ratings is down every request fails the same way: a few lines a minute,
+            // each saying how many were left out, not one per request.
+            bookinfo_core::throttled_warn!("ratings-unavailable", %url, %cause, "ratings unavailable");
             [None, None]
         }
     }

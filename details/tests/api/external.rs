@@ -123,3 +123,18 @@ async fn error_statuses_and_unexpected_documents_are_400() {
         assert!(body.contains(expected), "{body}");
     }
 }
+
+/// A Google Books answer far bigger than any real one is refused, not read whole.
+#[tokio::test]
+async fn an_oversized_google_answer_is_an_error() {
+    // The real volume, padded to 4 MiB: valid JSON that would map to a book.
+    let padded = VOLUME.replacen('{', &format!(r#"{{"pad": "{}", "#, "x".repeat(4 << 20)), 1);
+    let fake = google(Reply::json(padded)).await;
+    let app = spawn_app(&external(&fake.base_url())).await;
+    let (status, ct, body) = fetch(client().get(app.url("/details/0"))).await;
+    assert_eq!((status, ct.as_str()), (400, JSON), "{body}");
+    assert!(
+        body.contains("answered with more than 1048576 bytes"),
+        "{body}"
+    );
+}

@@ -126,3 +126,11 @@ async fn enable_external_must_be_exactly_true() {
         assert_eq!((status, body), (200, builtin_book("0")), "{value}");
     }
 }
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = spawn_app(raw::SHORT_LIMITS).await;
+    raw::assert_slow_clients_are_cut_off(app.addr, "/details/0").await;
+}

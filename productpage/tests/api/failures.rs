@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use bookinfo_testing::{FakeServer, Reply};
+use bookinfo_testing::{FakeServer, Reply, raw};
 
 use crate::helpers::{
     Backends, DETAILS_0, REVIEWS_V1, SHORT_TIMEOUT, closed_port, reviews_rated, spawn_app,
@@ -86,20 +86,101 @@ async fn details_503_is_passed_on() {
     assert_eq!(resp.text().await.unwrap(), DETAILS_ERROR);
 }
 
-/// 15: the id goes to details verbatim; details' 400 comes back as 400.
+/// 15 (deliberate difference): an id that is not an integer never reaches a backend; the answer
+/// is what upstream relays from its backend for such an id (details 400, reviews 404, ratings
+/// 400, each with the usual error text), and it is counted like a call.
 #[tokio::test]
-async fn non_numeric_id_is_passed_through() {
-    let details = FakeServer::always(Reply::status_json(
-        http::StatusCode::BAD_REQUEST,
-        r#"{"error":"please provide numeric product id"}"#,
-    ))
-    .await;
-    let backends = Backends::with(details, reviews_ok().await).await;
+async fn non_numeric_ids_are_answered_without_a_backend_call() {
+    let backends = Backends::healthy().await;
     let app = spawn_with(&backends, &[]).await;
-    let resp = app.get("/api/v1/products/abc").await;
-    assert_eq!(resp.status(), 400);
+    for id in [
+        "abc",
+        "..%2Fhealth",
+        "..%2Fhealth%2Fratings",
+        "0%3Fadmin%3Dtrue",
+        "0%23x",
+        "0%2F..%2F1",
+        "%2E%2E",
+        "1%202",
+        "+1",
+        "0x1f",
+        "1.5",
+        "12345678901234567890",
+    ] {
+        for (route, status, error) in [
+            ("", 400, DETAILS_ERROR),
+            ("/reviews", 404, REVIEWS_ERROR),
+            (
+                "/ratings",
+                400,
+                r#"{"error": "Sorry, product ratings are currently unavailable for this book."}"#,
+            ),
+        ] {
+            // Sent as raw bytes: an HTTP client library would normalise `%2E%2E` away.
+            let path = format!("/api/v1/products/{id}{route}");
+            let mut conn = raw::connect(app.server.addr).await;
+            raw::send(&mut conn, &raw::get(&path)).await;
+            let resp = raw::read_response(&mut conn, Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert_eq!(resp.status, status, "{path}");
+            assert_eq!(resp.body, error, "{path}");
+        }
+    }
+    assert!(backends.all().is_empty(), "{:?}", backends.all());
+    let metrics = app.page("/metrics").await;
+    assert!(
+        metrics.contains(r#"request_result_total{destination_app="details",response_code="400",service="productpage"} 12"#),
+        "{metrics}"
+    );
+}
+
+/// Integer ids, signs and leading zeros included, go to the backends as they are.
+#[tokio::test]
+async fn integer_ids_are_passed_on() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    for id in ["0", "-1", "007", "1234567890123456789"] {
+        assert_eq!(
+            app.get(&format!("/api/v1/products/{id}")).await.status(),
+            200
+        );
+    }
+    let uris: Vec<_> = backends
+        .details
+        .requests()
+        .into_iter()
+        .map(|r| r.uri)
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "/details/0",
+            "/details/-1",
+            "/details/007",
+            "/details/1234567890123456789"
+        ]
+    );
+}
+
+/// A backend answering far more than any real answer is a failed call (usual error text), and
+/// productpage does not read it all.
+#[tokio::test]
+async fn oversized_backend_bodies_are_failed_calls() {
+    let huge = format!(r#"{{"pad": "{}"}}"#, "x".repeat(4 << 20));
+    let details = FakeServer::always(Reply::json(huge.clone())).await;
+    let reviews = FakeServer::always(Reply::json(huge)).await;
+    let backends = Backends::with(details, reviews).await;
+    let app = spawn_with(&backends, &[]).await;
+    let page = app.page("/productpage").await;
+    assert!(page.contains("Error fetching product details"), "{page}");
+    assert!(page.contains("Error fetching product reviews"));
+    let resp = app.get("/api/v1/products/0").await;
+    assert_eq!(resp.status(), 500);
     assert_eq!(resp.text().await.unwrap(), DETAILS_ERROR);
-    assert_eq!(backends.details.requests()[0].uri, "/details/abc");
+    let resp = app.get("/api/v1/products/0/reviews").await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(resp.text().await.unwrap(), REVIEWS_ERROR);
 }
 
 /// 16: details' object, re-serialized with upstream's separators and key order.

@@ -174,3 +174,67 @@ async fn static_assets() {
         assert!(css.text().await.unwrap().contains(".text-red-500"));
     }
 }
+
+/// HTML pages carry a content security policy allowing only this site's assets, no framing,
+/// `nosniff` and a referrer policy; the page's script is a file of its own, not inline.
+#[tokio::test]
+async fn html_pages_carry_security_headers() {
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    for path in ["/productpage", "/", "/index.html"] {
+        let resp = app.get(path).await;
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(!body.contains("<script>"), "inline script on {path}");
+        assert!(!body.contains(" style="), "inline style on {path}");
+    }
+    let script = app.get("/static/js/productpage.js").await;
+    assert_eq!(script.status(), 200);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script.text().await.unwrap().contains("showModal"));
+    let json = app.get("/api/v1/products").await;
+    assert_eq!(json.headers()["x-content-type-options"], "nosniff");
+}
+
+/// A request without `Host`, or with two, is refused with 400 (RFC 9112).
+#[tokio::test]
+async fn host_header_is_required_once() {
+    use bookinfo_testing::raw;
+    let backends = Backends::healthy().await;
+    let app = spawn_with(&backends, &[]).await;
+    for request in [
+        &b"GET /productpage HTTP/1.1\r\n\r\n"[..],
+        b"GET /productpage HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let mut conn = raw::connect(app.server.addr).await;
+        raw::send(&mut conn, request).await;
+        let resp = raw::read_response(&mut conn, std::time::Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 400);
+    }
+    assert!(backends.all().is_empty());
+}
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = crate::helpers::spawn_app(bookinfo_testing::env(raw::SHORT_LIMITS)).await;
+    raw::assert_slow_clients_are_cut_off(app.server.addr, "/health").await;
+}

@@ -196,3 +196,74 @@ async fn metrics_count_requests_by_route_and_status() {
         );
     }
 }
+
+#[tokio::test]
+async fn ids_that_overflow_are_refused_not_mapped_to_zero() {
+    let app = spawn_app(&[]).await;
+    let digits = "9".repeat(60_000);
+    get(&app, &format!("/ratings/{digits}"))
+        .await
+        .assert_json(400, BAD_ID);
+    post(&app, &format!("/ratings/{digits}"), "{}")
+        .await
+        .assert_json(400, BAD_ID);
+}
+
+#[tokio::test]
+async fn posted_ratings_are_bounded() {
+    const TOO_LARGE: &str = r#"{"error":"ratings too large: at most 32 reviewers, names of at most 128 bytes and values of at most 256 bytes of JSON"}"#;
+    let app = spawn_app(&[]).await;
+    let many: serde_json::Map<String, serde_json::Value> = (0..33)
+        .map(|i| (format!("Reviewer{i}"), serde_json::json!(i)))
+        .collect();
+    for body in [
+        serde_json::Value::Object(many).to_string(),
+        format!(r#"{{"{}": 5}}"#, "n".repeat(129)),
+        format!(r#"{{"Reviewer1": "{}"}}"#, "v".repeat(300)),
+        format!(r#"[{}]"#, vec!["1"; 200].join(",")),
+    ] {
+        post(&app, "/ratings/1", &body)
+            .await
+            .assert_json(413, TOO_LARGE);
+    }
+    get(&app, "/ratings/1")
+        .await
+        .assert_json(200, &default_ratings(1));
+}
+
+#[tokio::test]
+async fn the_store_keeps_a_bounded_number_of_products() {
+    const FULL: &str =
+        r#"{"error":"ratings store full: ratings can be posted for at most 1000 products"}"#;
+    let app = spawn_app(&[]).await;
+    let client = crate::helpers::client();
+    for id in 0..1000 {
+        let answer = crate::helpers::send_via(
+            &client,
+            &app,
+            Method::POST,
+            &format!("/ratings/{id}"),
+            r#"{"Reviewer1":1}"#,
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{id}: {answer:?}");
+    }
+    post(&app, "/ratings/1000", "{}")
+        .await
+        .assert_json(409, FULL);
+    // Products already kept still take new ratings; unposted ones still read the defaults.
+    post(&app, "/ratings/5", r#"{"Reviewer1":2}"#)
+        .await
+        .assert_json(200, r#"{"id":5,"ratings":{"Reviewer1":2}}"#);
+    get(&app, "/ratings/1000")
+        .await
+        .assert_json(200, &default_ratings(1000));
+}
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = spawn_app(raw::SHORT_LIMITS).await;
+    raw::assert_slow_clients_are_cut_off(app.addr, "/ratings/0").await;
+}

@@ -228,3 +228,20 @@ async fn the_ratings_host_is_name_dot_domain_colon_port() {
         Some(format!("127.0.0.1:{port}").as_str())
     );
 }
+
+/// A ratings answer far bigger than any real one counts as unavailable; it is not read whole.
+#[tokio::test]
+async fn an_oversized_ratings_answer_is_unavailable() {
+    let padded = format!(
+        r#"{{"pad": "{}", "id":0,"ratings":{{"Reviewer1":5,"Reviewer2":4}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    let ratings = FakeServer::always(Reply::json(padded)).await;
+    let app = spawn_with_ratings(&ratings, &[]).await;
+    let (status, _, text) = fetch(client().get(app.url("/reviews/0"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        text,
+        body("0", "reviews-test-pod", "null", UNAVAILABLE, UNAVAILABLE)
+    );
+}

@@ -104,3 +104,11 @@ async fn other_methods_are_405() {
         assert_eq!((status, ct.as_str()), (405, JSON), "{method}");
     }
 }
+
+/// The connection limits come from the environment (`SERVER_*`).
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use bookinfo_testing::raw;
+    let app = spawn_app(raw::SHORT_LIMITS).await;
+    raw::assert_slow_clients_are_cut_off(app.addr, "/reviews/0").await;
+}

@@ -1,0 +1,67 @@
+//! What a request can make the access log write: long paths and methods are cut short.
+//! (A test binary of its own: it installs the process-wide log subscriber.)
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on anything unexpected.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use bookinfo_core::Metrics;
+use bookinfo_core::server::{ServiceId, harden, serve};
+use bookinfo_core::trace::Tracing;
+use bookinfo_testing::raw::{connect, read_response, send};
+use bookinfo_testing::spawn;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn long_request_values_are_truncated_in_the_access_log() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let routes = Router::new().route("/hello", get(|| async { "hello" }));
+    let router = harden(
+        routes,
+        Metrics::new("t"),
+        Tracing::pass_through(),
+        ServiceId::new("t", "v1"),
+    );
+    let server = spawn(|l, s| serve(l, router, s, Duration::from_secs(1))).await;
+    let long_path = format!("/{}", "a".repeat(40 * 1024));
+    let long_method = "M".repeat(2000);
+    let mut conn = connect(server.addr).await;
+    let request = format!("{long_method} {long_path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(send(&mut conn, request.as_bytes()).await);
+    let answer = read_response(&mut conn, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 404);
+    server.stop().await.unwrap();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("access") && l.contains("status=404"))
+        .unwrap_or_else(|| panic!("no access line in {text}"));
+    assert!(line.len() < 2048, "{} bytes logged", line.len());
+    assert!(
+        line.contains(&format!("…(+{} bytes)", long_path.len() - 256)),
+        "{line}"
+    );
+}

@@ -6,10 +6,14 @@
 //! [`crate::trace::server`]). Span export is per service ([`crate::trace::Tracing`]), flushed
 //! by each service's `run` after it drains; the [`TelemetryGuard`] `main` holds covers the
 //! process-wide part.
+//!
+//! The same subscriber carries the services' own spans and events into their traces
+//! ([`crate::trace::bridge`]). `RUST_LOG` filters the log lines only: what a trace shows is set
+//! per service by `TRACE_DETAIL`, so quieting the log does not empty the traces.
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::{ConfigErrors, EnvReader, Lookup};
 
@@ -69,20 +73,18 @@ pub struct TelemetryGuard {
 /// first subscriber and still returns a guard.
 pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match config.log_format {
-        LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(true))
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .try_init(),
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(crate::trace::bridge::layer())
+        .try_init();
     TelemetryGuard { _private: () }
 }
 

@@ -155,6 +155,8 @@ mod tests {
             end_unix_nanos: 1_000_000 - id,
             attributes: BTreeMap::new(),
             source: "otlp",
+            status: Default::default(),
+            events: Vec::new(),
         }
     }
 

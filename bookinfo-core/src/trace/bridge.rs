@@ -110,7 +110,10 @@ pub const OWN_TARGETS: &[&str] = &[
 pub const LOG_CONTEXT: &str = "bookinfo::log_context";
 
 fn own(meta: &Metadata<'_>) -> bool {
-    let target = meta.target();
+    own_target(meta.target())
+}
+
+fn own_target(target: &str) -> bool {
     OWN_TARGETS.iter().any(|own| {
         target
             .strip_prefix(own)
@@ -216,6 +219,9 @@ impl Tracer for RequestTracer {
 
 /// A span built by [`RequestTracer`].
 #[derive(Debug)]
+// The recorded span is the case that matters; boxing it would cost an allocation per span to
+// save a few bytes on spans that are dropped at once.
+#[allow(clippy::large_enum_variant)]
 pub enum BridgedSpan {
     Recorded(opentelemetry_sdk::trace::Span),
     Unrecorded(NoopSpan),
@@ -397,4 +403,159 @@ impl Visit for EventFields {
 /// land in the request's trace.
 pub fn carry<F: std::future::Future>(future: F) -> opentelemetry::context::WithContext<F> {
     opentelemetry::context::FutureExt::with_current_context(future)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{
+        Span as _, SpanId, TraceFlags, TraceId, TraceState, TracerProvider,
+    };
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// A request's context as the server middleware makes it: a remote parent, this service's
+    /// bridge.
+    fn request(detail: Detail, sampled: bool) -> Context {
+        let tracer = SdkTracerProvider::builder().build().tracer("test");
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let parent = SpanContext::new(
+            TraceId::from(7u128),
+            SpanId::from(9u64),
+            flags,
+            true,
+            TraceState::default(),
+        );
+        Bridge::context(tracer, detail).with_remote_span_context(parent)
+    }
+
+    #[test]
+    fn the_request_and_its_detail_decide_what_is_bridged() {
+        assert!(!traced(Level::ERROR), "outside a request nothing is");
+        {
+            let _in = request(Detail::Basic, true).attach();
+            assert!(traced(Level::INFO));
+            assert!(!traced(Level::DEBUG));
+            assert!(wanted(Kind::Event, &Level::WARN));
+            assert!(!wanted(Kind::Event, &Level::INFO));
+        }
+        {
+            let _in = request(Detail::Full, true).attach();
+            assert!(traced(Level::DEBUG));
+            assert!(wanted(Kind::Event, &Level::DEBUG));
+            assert!(!traced(Level::TRACE));
+        }
+        {
+            let _in = request(Detail::Full, false).attach();
+            assert!(
+                !traced(Level::ERROR),
+                "an unsampled request bridges nothing"
+            );
+        }
+        assert!(!traced(Level::ERROR));
+    }
+
+    #[test]
+    fn spans_are_built_by_the_tracer_the_parent_names() {
+        let recorded = RequestTracer.build_with_context(
+            SpanBuilder::from_name("work"),
+            &request(Detail::Basic, true),
+        );
+        assert!(recorded.is_recording());
+        assert_eq!(recorded.span_context().trace_id(), TraceId::from(7u128));
+        let dropped =
+            RequestTracer.build_with_context(SpanBuilder::from_name("work"), &Context::new());
+        assert!(!dropped.is_recording());
+    }
+
+    #[test]
+    fn own_code_only() {
+        for target in ["ratings", "ratings::db::mysql", "bookinfo_core::trace::db"] {
+            assert!(own_target(target), "{target}");
+        }
+        for target in [
+            "ratings_extra",
+            "mysql_async::conn",
+            "access",
+            LOG_CONTEXT,
+            "opentelemetry_sdk",
+        ] {
+            assert!(!own_target(target), "{target}");
+        }
+    }
+
+    type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+    /// What [`SpanEvents`] would add for each event.
+    struct Capture(Seen);
+
+    impl<S: Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &Event<'_>, _: layer::Context<'_, S>) {
+            let mut fields = EventFields::default();
+            event.record(&mut fields);
+            let (name, attributes) = fields.into_event(event.metadata());
+            let attributes = attributes
+                .into_iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect();
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push((name.into_owned(), attributes));
+            }
+        }
+    }
+
+    #[test]
+    fn warnings_are_events_and_errors_are_exceptions() {
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry().with(Capture(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(destination = "reviews", attempt = 1u32, "retrying");
+            tracing::error!(
+                error.type = "ratings::RatingsError::SelectFailed",
+                cause = "denied",
+                "could not perform select"
+            );
+            tracing::error!(cause = "gone", "lost");
+        });
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "retrying".to_owned(),
+                    pairs(&[
+                        ("destination", "reviews"),
+                        ("attempt", "1"),
+                        ("level", "WARN")
+                    ])
+                ),
+                (
+                    "exception".to_owned(),
+                    pairs(&[
+                        ("exception.type", "ratings::RatingsError::SelectFailed"),
+                        ("exception.message", "could not perform select: denied"),
+                    ])
+                ),
+                (
+                    "exception".to_owned(),
+                    pairs(&[
+                        ("exception.type", "bookinfo_core::trace::bridge::tests"),
+                        ("exception.message", "lost: gone"),
+                    ])
+                ),
+            ]
+        );
+    }
 }

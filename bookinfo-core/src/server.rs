@@ -139,7 +139,12 @@ impl ServiceId {
 
     /// The span that names this service on every log line written inside it.
     pub fn span(&self) -> tracing::Span {
-        tracing::info_span!("svc", service = %self.name, version = %self.version)
+        tracing::info_span!(
+            target: crate::trace::bridge::LOG_CONTEXT,
+            "svc",
+            service = %self.name,
+            version = %self.version
+        )
     }
 }
 

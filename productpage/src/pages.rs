@@ -111,7 +111,9 @@ pub async fn product_page(
         reviews: reviews.ok().then(|| reviews_view(&reviews.body)),
         reviews_error: REVIEWS_UNAVAILABLE,
     };
-    let mut resp = Html(page.render()?).into_response();
+    // A span of its own with TRACE_DETAIL=full.
+    let html = tracing::debug_span!("render productpage").in_scope(|| page.render())?;
+    let mut resp = Html(html).into_response();
     resp.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Cookie"));
     Ok(resp)

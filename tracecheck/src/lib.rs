@@ -21,5 +21,5 @@ pub mod tree;
 pub mod watch;
 
 pub use collector::Collector;
-pub use span::{Kind, Span};
-pub use tree::{Violation, check, render};
+pub use span::{Kind, Span, SpanEvent, Status};
+pub use tree::{Violation, check, render, render_detailed};

@@ -196,6 +196,8 @@ mod tests {
             end_unix_nanos: start + 1_000,
             attributes: BTreeMap::new(),
             source: "otlp",
+            status: Default::default(),
+            events: Vec::new(),
         }
     }
 

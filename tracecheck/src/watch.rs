@@ -3,7 +3,8 @@
 //! A collector cannot know when a trace is over (any span may still be on its way), so a trace
 //! counts as finished once no new span of it has arrived for a quiet period. Each finished
 //! trace is reported once, as its rendered tree with a verdict: complete, or the rules it
-//! breaks.
+//! breaks. The tree shows what explains each span too: its error, and its events
+//! ([`render_detailed`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::collector::{Collector, group};
 use crate::span::Span;
-use crate::tree::{Violation, check, render};
+use crate::tree::{Violation, check, render_detailed};
 
 /// One finished trace, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,7 @@ impl Finished {
             spans: spans.len(),
             title,
             violations: violations.iter().map(ToString::to_string).collect(),
-            tree: render(spans),
+            tree: render_detailed(spans),
         }
     }
 
@@ -155,6 +156,8 @@ mod tests {
             end_unix_nanos: 1_000_000 - id,
             attributes: BTreeMap::new(),
             source: "otlp",
+            status: Default::default(),
+            events: Vec::new(),
         }
     }
 

@@ -63,6 +63,8 @@ pub struct TracingConfig {
     /// and would otherwise outnumber the page views in every trace search; a mesh does not trace
     /// them either (Istio rewrites probes to its agent).
     pub excluded_paths: Vec<String>,
+    /// How much of the service's own work its traces show (`TRACE_DETAIL`, `basic` or `full`).
+    pub detail: super::Detail,
 }
 
 /// The default of `TRACE_EXCLUDED_PATHS`.
@@ -112,6 +114,7 @@ impl TracingConfig {
             env.error("OTEL_BSP_MAX_QUEUE_SIZE", "must be at least 1".to_owned());
         }
         let excluded_paths = read_excluded_paths(env);
+        let detail = read_detail(env);
         Self {
             exporter,
             service_name,
@@ -125,6 +128,7 @@ impl TracingConfig {
             batch_delay,
             batch_queue,
             excluded_paths,
+            detail,
         }
     }
 
@@ -152,6 +156,23 @@ fn read_excluded_paths(env: &mut EnvReader<'_>) -> Vec<String> {
         }
     }
     paths
+}
+
+/// `TRACE_DETAIL`: `basic` (the default) or `full`.
+fn read_detail(env: &mut EnvReader<'_>) -> super::Detail {
+    let Some(raw) = env
+        .optional("TRACE_DETAIL")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return super::Detail::default();
+    };
+    super::Detail::parse(&raw).unwrap_or_else(|| {
+        env.error(
+            "TRACE_DETAIL",
+            format!("{raw:?} is not one of `basic`, `full`"),
+        );
+        super::Detail::default()
+    })
 }
 
 fn exporter_urls(exporter: Option<&Exporter>) -> Vec<(&'static str, &str)> {
@@ -327,6 +348,22 @@ mod tests {
         assert!(c.excluded_paths.is_empty(), "empty traces every path");
         let bad = read(&[("TRACE_EXCLUDED_PATHS", "/health,metrics")]).unwrap_err();
         assert!(bad.mentions("TRACE_EXCLUDED_PATHS"));
+    }
+
+    #[test]
+    fn detail_is_basic_unless_full_is_asked_for() {
+        use crate::trace::Detail;
+        assert_eq!(read(&[]).unwrap().detail, Detail::Basic);
+        assert_eq!(
+            read(&[("TRACE_DETAIL", "FULL")]).unwrap().detail,
+            Detail::Full
+        );
+        assert_eq!(
+            read(&[("TRACE_DETAIL", "basic")]).unwrap().detail,
+            Detail::Basic
+        );
+        let bad = read(&[("TRACE_DETAIL", "verbose")]).unwrap_err();
+        assert!(bad.mentions("TRACE_DETAIL"));
     }
 
     #[test]

@@ -14,13 +14,19 @@
 //!   `opentelemetry-otlp`).
 //! * [`batch`]: the span processor for OTLP/HTTP, which encodes each span when it ends; the
 //!   other exporters use the SDK's batch processor.
+//! * [`bridge`]: the service's own `tracing` spans and log events inside a request, carried into
+//!   the request's trace through `tracing-opentelemetry` (`TRACE_DETAIL` says how much).
+//! * [`db`]: CLIENT spans for database calls; [`error_type`]: the `error.type` of failed calls.
 //!
 //! The header formats themselves live in [`bookinfo_propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
 pub mod batch;
+pub mod bridge;
 pub mod client;
 pub mod config;
+pub mod db;
+pub mod error_type;
 pub mod otlp;
 mod post;
 pub mod server;
@@ -42,8 +48,10 @@ use opentelemetry_sdk::trace::{
 };
 use tokio_util::task::TaskTracker;
 
+pub use bridge::{Detail, carry};
 pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
+pub use db::{Database, DbCall};
 pub use server::RequestTrace;
 
 use bookinfo_propagation::{Format, FormatSet, Propagation};
@@ -60,6 +68,9 @@ struct Participating {
     tracer: SdkTracer,
     propagation: Propagation,
     root: RootSampler,
+    /// The context each request starts from: it names this service's tracer and detail level
+    /// for the spans and events of the service's own code (see [`bridge`]).
+    base: Context,
     /// Paths served without a span (see [`TracingConfig::excluded_paths`]).
     excluded: Box<[String]>,
     /// One token per open span holder (request trace, client span, middleware frame): shutdown
@@ -151,13 +162,15 @@ impl Tracing {
         }
         let provider = builder.build();
         let tracer = provider.tracer("bookinfo");
-        tracing::info!(exporter = ?exporter, "participating in traces: own spans are created and exported");
+        let base = bridge::Bridge::context(tracer.clone(), config.detail);
+        tracing::info!(exporter = ?exporter, detail = ?config.detail, "participating in traces: own spans are created and exported");
         Self {
             inner: Some(Arc::new(Participating {
                 provider,
                 tracer,
                 propagation,
                 root: config.root_sampler,
+                base,
                 excluded: config.excluded_paths.clone().into_boxed_slice(),
                 live: TaskTracker::new(),
             })),

@@ -39,7 +39,13 @@ pub struct Config {
     pub session_secret: String,
     /// Span export (`OTEL_*`); `service.version` is v1, or v-flooding with `FLOOD_FACTOR`.
     pub tracing: TracingConfig,
+    /// `TRACE_UI_URL`: where a trace is shown, with `{trace_id}` where its id goes (e.g.
+    /// `http://localhost:16686/trace/{trace_id}`); the product page links to its own trace.
+    pub trace_ui_url: Option<String>,
 }
+
+/// What `TRACE_UI_URL` must contain.
+pub const TRACE_ID_PLACEHOLDER: &str = "{trace_id}";
 
 impl Config {
     /// Read and validate every variable, reporting all problems at once.
@@ -66,6 +72,17 @@ impl Config {
                 format!("must be at least {MIN_SECRET_LEN} bytes long"),
             );
         }
+        let trace_ui_url = env
+            .optional("TRACE_UI_URL")
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = &trace_ui_url
+            && !url.contains(TRACE_ID_PLACEHOLDER)
+        {
+            env.error(
+                "TRACE_UI_URL",
+                format!("must contain {TRACE_ID_PLACEHOLDER}, where the trace id goes"),
+            );
+        }
         let version = if flood_factor > 0 { "v-flooding" } else { "v1" };
         let tracing = TracingConfig::read(&mut env, "productpage", version);
         env.finish(Config {
@@ -76,6 +93,7 @@ impl Config {
             flood_factor,
             session_secret,
             tracing,
+            trace_ui_url,
         })
     }
 }
@@ -129,5 +147,24 @@ mod tests {
         assert!(errors.mentions("FLOOD_FACTOR"));
         assert!(errors.mentions("BACKEND_TIMEOUT_SECONDS"));
         assert!(errors.mentions("SESSION_SECRET"));
+    }
+
+    #[test]
+    fn the_trace_link_template_needs_its_placeholder() {
+        let empty: [(&str, &str); 0] = [];
+        assert_eq!(Config::from_env(&empty).unwrap().trace_ui_url, None);
+        let set = [("TRACE_UI_URL", "http://localhost:16686/trace/{trace_id}")];
+        assert_eq!(
+            Config::from_env(&set).unwrap().trace_ui_url.as_deref(),
+            Some("http://localhost:16686/trace/{trace_id}")
+        );
+        let blank = [("TRACE_UI_URL", "")];
+        assert_eq!(Config::from_env(&blank).unwrap().trace_ui_url, None);
+        let without = [("TRACE_UI_URL", "http://localhost:16686/search")];
+        assert!(
+            Config::from_env(&without)
+                .unwrap_err()
+                .mentions("TRACE_UI_URL")
+        );
     }
 }

@@ -169,7 +169,7 @@ fn url(base: &str, path: &str, query: &[(&str, String)]) -> Result<reqwest::Url,
 }
 
 /// A trace id written as up to 32 hex digits (backends drop leading zeros at times).
-pub(crate) fn hex_trace_id(hex: &str) -> Option<u128> {
+pub fn hex_trace_id(hex: &str) -> Option<u128> {
     if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }

@@ -339,7 +339,7 @@ mod tests {
         );
         assert!(
             page.contains(
-                "<li class=\"bad\">reviews' client span \"GET /x\" has parent 0000000000000007"
+                "<li class=\"bad\">reviews' client span &quot;GET /x&quot; has parent 0000000000000007"
             ),
             "{page}"
         );

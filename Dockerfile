@@ -195,6 +195,28 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 ENTRYPOINT ["/usr/local/bin/ratings"]
 CMD ["9080"]
 
+# ---------------------------------------------------------------------------------------------
+# The demo traffic generator (compose profile `load`, k8s/load/). Built in a stage of its own so
+# the service images and their build stay as they are; it shares the builder's caches. Only the
+# `builder` way: with BINARIES_FROM=prebuilt, copy target/release/bookinfo-load in by hand.
+FROM ${RUST_IMAGE} AS load-builder
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked -p bookinfo-load \
+    && mkdir -p /out && cp target/release/bookinfo-load /out/
+
+FROM runtime-base AS load
+LABEL org.opencontainers.image.title="bookinfo-load" \
+      org.opencontainers.image.description="Traffic generator for BookInfo demos: anonymous and signed-in page views and API calls, with a summary of statuses, reviews versions and latencies."
+COPY --from=load-builder /out/bookinfo-load /usr/local/bin/bookinfo-load
+# It serves nothing, so the runtime base's healthcheck does not apply.
+HEALTHCHECK NONE
+ENTRYPOINT ["/usr/local/bin/bookinfo-load"]
+CMD ["http://productpage:9080", "--rate", "5"]
+
 # Last, so a plain `docker build .` produces the page a user opens.
 FROM base AS productpage
 LABEL org.opencontainers.image.title="bookinfo-productpage" \

@@ -197,6 +197,15 @@ def test_image_of_another_service_fails(tree):
     assert rules(report) <= {"image", "env"}
 
 
+def test_load_generator_with_another_tag_or_an_open_security_context_fails(tree):
+    def change(docs):
+        dep = find(docs, "Deployment", "bookinfo-load")
+        container(dep)["image"] = "ghcr.io/bookinfo-rs/bookinfo-load:0.0.9"
+        del container(dep)["securityContext"]
+    edit(tree, "load/bookinfo-load.yaml", change)
+    assert rules(check(tree)) == {"image", "security-context"}
+
+
 def test_env_var_the_code_does_not_read_fails(tree):
     def change(docs):
         container(find(docs, "Deployment", "reviews-v3"))["env"].append(

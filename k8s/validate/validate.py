@@ -55,6 +55,10 @@ BASE_FILE = "platform/kube/bookinfo.yaml"
 # The kustomization whose `images:` block defines the one image name pattern and tag.
 BASE_KUSTOMIZATION = "platform/kube/kustomization.yaml"
 IMAGE_PATTERN = re.compile(r"^(?P<registry>.+)/bookinfo-(?P<service>[a-z]+):(?P<tag>[^:@/]+)$")
+# Tools shipped beside BookInfo rather than services of it: image name part -> the app label and
+# container name of their Deployment. They serve nothing, so the probe and Prometheus rules do not
+# apply; resources and the restricted security context do, and their image has the services' tag.
+TOOLS = {"load": ("bookinfo-load", "load")}
 # Databases run their official images; pinned to a release line, never `latest`.
 THIRD_PARTY_IMAGES = {"mongo": "mongodb", "mariadb": "mysqldb"}
 
@@ -786,7 +790,9 @@ def check_deployments(
                     report.add("reference", dep, f"Secret {ref['name']!r} is not defined")
             image = c.get("image", "")
             m = IMAGE_PATTERN.match(image)
-            if m:
+            if m and m["service"] in TOOLS:
+                check_tool_container(report, dep, c, m, images)
+            elif m:
                 svc = m["service"]
                 if svc not in SERVICES or svc != labels.get("app") or svc != c.get("name"):
                     report.add(
@@ -835,13 +841,35 @@ def check_deployments(
         )
 
 
+def check_tool_container(
+    report: Report, dep: Doc, c: dict, m: re.Match, images: dict[str, str]
+) -> None:
+    """A tool's Deployment (TOOLS): its labels, its image's tag, resources and security."""
+    app, container = TOOLS[m["service"]]
+    if pod_labels(dep).get("app") != app or c.get("name") != container:
+        report.add("image", dep, f"image {c.get('image')!r} belongs to app {app!r}, container {container!r}")
+    tags = {i.rsplit(":", 1)[1] for i in images.values()}
+    if tags and m["tag"] not in tags:
+        report.add("image", dep, f"image tag {m['tag']!r} differs from the services' {sorted(tags)}")
+    check_restricted(report, dep, c)
+
+
 def check_bookinfo_container(report: Report, dep: Doc, c: dict) -> None:
     """The improvements over upstream, kept from regressing."""
-    pod = pod_spec(dep)
     for probe in ("readinessProbe", "livenessProbe"):
         get = (c.get(probe) or {}).get("httpGet") or {}
         if get.get("path") != "/health" or get.get("port") not in ("http", 9080):
             report.add("probes", dep, f"{probe} must be an httpGet of /health on port http")
+    check_restricted(report, dep, c)
+    annotations = (dep.obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    for key, value in PROMETHEUS_ANNOTATIONS.items():
+        if annotations.get(key) != value:
+            report.add("prometheus", dep, f"pod annotation {key}: {value!r} is missing")
+
+
+def check_restricted(report: Report, dep: Doc, c: dict) -> None:
+    """Memory request and limit, and the restricted pod security context."""
+    pod = pod_spec(dep)
     res = c.get("resources") or {}
     if not (res.get("requests") or {}).get("memory") or not (res.get("limits") or {}).get("memory"):
         report.add("resources", dep, "memory request and limit are required")
@@ -862,10 +890,6 @@ def check_bookinfo_container(report: Report, dep: Doc, c: dict) -> None:
     for ok, what in wanted:
         if not ok:
             report.add("security-context", dep, f"restricted security context needs {what}")
-    annotations = (dep.obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
-    for key, value in PROMETHEUS_ANNOTATIONS.items():
-        if annotations.get(key) != value:
-            report.add("prometheus", dep, f"pod annotation {key}: {value!r} is missing")
 
 
 # --------------------------------------------------------------------------------------------

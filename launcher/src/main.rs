@@ -8,7 +8,8 @@
 //!
 //! With `--traces` the built-in collector runs in the same process, every service participates
 //! (makes and exports its own spans), and each trace is printed as a tree with its verdict once
-//! it is complete; http://localhost:16686/traces shows the same in a browser.
+//! it is complete; http://localhost:16686/traces shows the same in a browser, and each product
+//! page links to its own trace there (http://localhost:16686/traces/<trace id>).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -119,6 +120,11 @@ fn main() -> ExitCode {
                         for (key, value) in trace_env(&collector) {
                             options = options.with_env(service, key, &value);
                         }
+                    }
+                    // Each product page links to its trace in the view (unless set otherwise).
+                    if env.get("TRACE_UI_URL").is_none() {
+                        let link = format!("http://localhost:{}/traces/{{trace_id}}", view.port());
+                        options = options.with_env(Service::Productpage, "TRACE_UI_URL", &link);
                     }
                     Some((collector, view))
                 }

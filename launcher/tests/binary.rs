@@ -129,6 +129,7 @@ async fn traces_flag_prints_each_page_views_tree() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
 
     let (header, _) = line_with(&rx, "trace ");
     assert!(header.ends_with("7 spans  complete"), "{header}");
@@ -157,7 +158,16 @@ async fn traces_flag_prints_each_page_views_tree() {
     let traces = report["traces"].as_array().unwrap();
     assert_eq!(traces.len(), 1, "the health probe made no trace: {report}");
     assert_eq!(traces[0]["violations"], serde_json::json!([]));
-    assert!(header.contains(traces[0]["trace_id"].as_str().unwrap()));
+    let trace_id = traces[0]["trace_id"].as_str().unwrap();
+    assert!(header.contains(trace_id));
+
+    // The page links to its trace in the view, and that link shows it judged complete.
+    let link = format!("http://localhost:{view_port}/traces/{trace_id}");
+    assert!(body.contains(&format!("href=\"{link}\"")), "{body}");
+    let one: serde_json::Value = c.get(&link).send().await.unwrap().json().await.unwrap();
+    assert_eq!(one["trace_id"], trace_id);
+    assert_eq!(one["complete"], true, "{one}");
+    assert_eq!(one["spans"], 7);
     stop(child);
 }
 

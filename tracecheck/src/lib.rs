@@ -13,7 +13,9 @@
 //! * [`query`] serves a collector's traces, checked and rendered, as JSON over HTTP (the
 //!   `bookinfo-tracecheck` binary, the trace backend of the compose CI test).
 
+pub mod backends;
 pub mod collector;
+pub mod diagnose;
 pub mod mesh;
 pub mod query;
 pub mod span;

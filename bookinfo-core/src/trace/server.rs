@@ -42,6 +42,13 @@ impl RequestTrace {
         let sc = self.cx.span().span_context().clone();
         (sc.trace_id().to_string(), sc.span_id().to_string())
     }
+
+    /// The trace id (32 hex digits) when this request is sampled, so its spans are exported and
+    /// a tracing backend will have the trace; `None` otherwise (a link would lead nowhere).
+    pub fn sampled_trace_id(&self) -> Option<String> {
+        let sc = self.cx.span().span_context().clone();
+        sc.is_sampled().then(|| sc.trace_id().to_string())
+    }
 }
 
 /// Whether a ratio sampler keeps `trace_id` (the low 63 bits compared against the ratio, so

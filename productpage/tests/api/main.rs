@@ -12,3 +12,4 @@ mod metrics;
 mod rendering;
 mod routes;
 mod session;
+mod trace_link;

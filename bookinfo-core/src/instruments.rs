@@ -13,6 +13,7 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 
 use crate::client::Outbound;
+use crate::connections::Connections;
 use crate::metrics::Metrics;
 use crate::server::{self, DEFAULT_GRACE};
 use crate::trace::{Tracing, TracingConfig};
@@ -34,9 +35,10 @@ impl Instruments {
         }
     }
 
-    /// The service's outbound client, recording into these metrics.
-    pub fn outbound(&self, user_agent: &str) -> Outbound {
-        Outbound::new(self.metrics.clone(), user_agent)
+    /// The service's outbound client, recording into these metrics and using connections as
+    /// `connections` says.
+    pub fn outbound(&self, user_agent: &str, connections: Connections) -> Outbound {
+        Outbound::new(self.metrics.clone(), user_agent, connections)
     }
 
     /// `routes` with the shared middleware (see [`server::harden`]).

@@ -177,7 +177,7 @@ mod participating_hop {
     use axum::routing::get;
     use bookinfo_core::config::EnvReader;
     use bookinfo_core::trace::{Tracing, TracingConfig};
-    use bookinfo_core::{Forwarded, Metrics, Outbound};
+    use bookinfo_core::{Connections, Forwarded, Metrics, Outbound};
     use bookinfo_propagation::{Format, Propagation, extract};
     use bookinfo_testing::{FakeServer, Recorded, Reply};
 
@@ -219,7 +219,7 @@ mod participating_hop {
         assert!(tracing.is_participating());
         let metrics = Metrics::new("hop");
         let hop = Hop {
-            outbound: Outbound::new(metrics.clone(), "hop"),
+            outbound: Outbound::new(metrics.clone(), "hop", Connections::default()),
             url: format!("{}/next", downstream.base_url()),
         };
         let routes = Router::new().route("/", get(call)).with_state(hop);

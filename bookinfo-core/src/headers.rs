@@ -108,7 +108,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
         let headers = match &trace {
             // Participating: every call writes its own span's context instead, so the caller's
             // trace headers are not even copied; `baggage`, when it was read, goes on as its
-            // valid members only (tracing-mixed-chains.md, "Baggage").
+            // valid members only (docs/tracing-mixed-chains.md, "Mixed chains").
             Some(trace) => match &trace.baggage {
                 OutboundBaggage::AsReceived => select(&parts.headers, |name| {
                     is_forwarded(name) && !bookinfo_propagation::is_owned(name)

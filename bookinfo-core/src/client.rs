@@ -1,18 +1,22 @@
 //! The outbound HTTP client every service uses for its downstream calls.
 //!
 //! One [`Outbound`] is built at start-up and lives in the service state: a pooled
-//! `reqwest::Client` plus the service's metrics. Each call names its destination (for metrics and,
+//! `reqwest::Client` plus the service's metrics. How it uses connections, so that calls spread
+//! over every version behind a per-connection balancer, is [`crate::spread`]. Each call names its destination (for metrics and,
 //! later, client spans), carries the forwarded headers of the request being served, and has its
 //! own timeout, because upstream's timeouts differ per hop (productpage 3 s, reviews 10 s or
 //! 2.5 s, details 5 s) and istio.io's fault-injection task depends on them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
+use http::header::{CONNECTION, HeaderValue};
 use reqwest::{Method, Response};
 
 use crate::metrics::Metrics;
+use crate::spread::{Connections, HostLookup, Retirement, SpreadResolver, SystemLookup};
 
 /// Largest response body any service reads from a backend. Real answers are under 2 KiB (a
 /// Google Books volume search a few KiB); anything this big is a broken or hostile backend, and
@@ -122,6 +126,7 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 pub struct Outbound {
     client: reqwest::Client,
     metrics: Metrics,
+    retirement: Arc<Retirement>,
 }
 
 /// What a call carries from the request being served: the forwarded headers and, in
@@ -130,17 +135,33 @@ pub use crate::headers::Forwarded;
 
 impl Outbound {
     /// Build the client once at start-up. `user_agent` is sent when the request being served
-    /// carried none (upstream sends its HTTP library's default in that case).
-    pub fn new(metrics: Metrics, user_agent: &str) -> Self {
+    /// carried none (upstream sends its HTTP library's default in that case); `connections`
+    /// says how connections are used (see [`crate::spread`]).
+    pub fn new(metrics: Metrics, user_agent: &str, connections: Connections) -> Self {
+        Self::with_lookup(metrics, user_agent, connections, Arc::new(SystemLookup))
+    }
+
+    /// [`Outbound::new`] with host names looked up by `lookup` instead of the system resolver.
+    pub fn with_lookup(
+        metrics: Metrics,
+        user_agent: &str,
+        connections: Connections,
+        lookup: Arc<dyn HostLookup>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .user_agent(user_agent)
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
+            .dns_resolver(Arc::new(SpreadResolver::new(lookup)))
             // Backends are addressed by service name; a mesh does its own redirects and retries.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { client, metrics }
+        Self {
+            client,
+            metrics,
+            retirement: Arc::new(Retirement::new(connections)),
+        }
     }
 
     /// Attempt number `attempt` (from 0) of `GET url` on behalf of the request `forward` was
@@ -195,6 +216,13 @@ impl Outbound {
         let result = match self.client.request(method, url).timeout(timeout).build() {
             Ok(mut request) => {
                 *request.headers_mut() = headers;
+                if self.retirement.retire(destination) {
+                    // Closed after this answer: the next call opens a connection that the
+                    // balancer places afresh.
+                    request
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 self.client.execute(request).await
             }
             Err(e) => Err(e),

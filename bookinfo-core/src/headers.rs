@@ -11,6 +11,11 @@
 
 use http::HeaderMap;
 
+use crate::trace::server::OutboundBaggage;
+
+/// The W3C baggage header.
+const BAGGAGE: &str = "baggage";
+
 /// Headers forwarded verbatim when present, in upstream's order followed by the formats
 /// upstream forgot (docs/tracing-design.md, “Headers we read and write”, says what each is).
 pub const FORWARDED: &[&str] = &[
@@ -100,14 +105,27 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
             .extensions
             .get::<std::sync::Arc<crate::trace::RequestTrace>>()
             .cloned();
-        let headers = if trace.is_some() {
+        let headers = match &trace {
             // Participating: every call writes its own span's context instead, so the caller's
-            // trace headers are not even copied.
-            select(&parts.headers, |name| {
-                is_forwarded(name) && !bookinfo_propagation::is_owned(name)
-            })
-        } else {
-            forwarded_headers(&parts.headers)
+            // trace headers are not even copied; `baggage`, when it was read, goes on as its
+            // valid members only (docs/tracing-mixed-chains.md, "Mixed chains").
+            Some(trace) => match &trace.baggage {
+                OutboundBaggage::AsReceived => select(&parts.headers, |name| {
+                    is_forwarded(name) && !bookinfo_propagation::is_owned(name)
+                }),
+                OutboundBaggage::Valid(valid) => {
+                    let mut headers = select(&parts.headers, |name| {
+                        is_forwarded(name)
+                            && !bookinfo_propagation::is_owned(name)
+                            && name != BAGGAGE
+                    });
+                    if let Some(value) = valid {
+                        headers.insert(BAGGAGE, value.clone());
+                    }
+                    headers
+                }
+            },
+            None => forwarded_headers(&parts.headers),
         };
         Ok(Self { headers, trace })
     }

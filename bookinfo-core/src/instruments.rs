@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::client::Outbound;
 use crate::metrics::Metrics;
+use crate::spread::Connections;
 use tracing::Instrument;
 
 use crate::server::{self, ServerLimits, ServiceId};
@@ -48,9 +49,10 @@ impl Instruments {
         self
     }
 
-    /// The service's outbound client, recording into these metrics.
-    pub fn outbound(&self, user_agent: &str) -> Outbound {
-        Outbound::new(self.metrics.clone(), user_agent)
+    /// The service's outbound client, recording into these metrics and using connections as
+    /// `connections` says.
+    pub fn outbound(&self, user_agent: &str, connections: Connections) -> Outbound {
+        Outbound::new(self.metrics.clone(), user_agent, connections)
     }
 
     /// `routes` with the shared middleware (see [`server::harden`]).

@@ -9,6 +9,8 @@
 //!   Trace propagation stands or falls with this list, which is why there is exactly one.
 //! * [`client`]: the outbound HTTP client, built once per service, that applies the forwarded
 //!   headers, records outbound metrics and opens a CLIENT span per attempt.
+//! * [`spread`]: how that client uses connections, so that calls spread over every version
+//!   behind a balancer that decides per connection (`BACKEND_CONNECTIONS`).
 //! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
 //!   the per-request observation middleware and the JSON fallbacks for unknown routes/methods.
 //! * [`metrics`]: a per-service Prometheus registry and the `/metrics` handler.
@@ -34,6 +36,7 @@ pub mod instruments;
 pub mod logs;
 pub mod metrics;
 pub mod server;
+pub mod spread;
 pub mod telemetry;
 pub mod trace;
 
@@ -42,3 +45,4 @@ pub use config::{ConfigErrors, EnvReader, Lookup};
 pub use headers::{Forwarded, forwarded_headers};
 pub use instruments::Instruments;
 pub use metrics::Metrics;
+pub use spread::Connections;

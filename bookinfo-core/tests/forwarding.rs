@@ -165,3 +165,199 @@ mod hop {
         assert_eq!(out["ot-tracer-sampled"], "false");
     }
 }
+
+/// A real participating hop: the tracing middleware, the `Forwarded` extractor and the outbound
+/// client, with a recording downstream. What the downstream receives is what the next service
+/// (or sidecar) would.
+mod participating_hop {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::routing::get;
+    use bookinfo_core::config::EnvReader;
+    use bookinfo_core::trace::{Tracing, TracingConfig};
+    use bookinfo_core::{Connections, Forwarded, Metrics, Outbound};
+    use bookinfo_propagation::{Format, Propagation, extract};
+    use bookinfo_testing::{FakeServer, Recorded, Reply};
+
+    #[derive(Clone)]
+    struct Hop {
+        outbound: Outbound,
+        url: String,
+    }
+
+    async fn call(State(hop): State<Hop>, forward: Forwarded) -> &'static str {
+        match hop
+            .outbound
+            .call("downstream", &hop.url, &forward, Duration::from_secs(5), 0)
+            .await
+        {
+            Ok(_) => "ok",
+            Err(_) => "failed",
+        }
+    }
+
+    /// One request with `incoming` headers through a participating service configured with
+    /// `propagators` (`OTEL_PROPAGATORS`); the request its downstream received.
+    async fn through(propagators: Option<&str>, incoming: &[(&str, &str)]) -> Recorded {
+        let sink = FakeServer::always(Reply::status(200)).await;
+        let downstream = FakeServer::always(Reply::json("{}")).await;
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("OTEL_TRACES_EXPORTER".into(), "otlp".into());
+        vars.insert(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".into(),
+            format!("{}/v1/traces", sink.base_url()),
+        );
+        if let Some(p) = propagators {
+            vars.insert("OTEL_PROPAGATORS".into(), p.into());
+        }
+        let mut env = EnvReader::new(&vars);
+        let config = TracingConfig::read(&mut env, "hop", "v1");
+        let config = env.finish(config).expect("valid configuration");
+        let tracing = Tracing::start(&config);
+        assert!(tracing.is_participating());
+        let metrics = Metrics::new("hop");
+        let hop = Hop {
+            outbound: Outbound::new(metrics.clone(), "hop", Connections::default()),
+            url: format!("{}/next", downstream.base_url()),
+        };
+        let routes = Router::new().route("/", get(call)).with_state(hop);
+        let app = bookinfo_core::server::harden(
+            routes,
+            metrics,
+            tracing.clone(),
+            bookinfo_core::server::ServiceId::new("hop", "v1"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut req = reqwest::Client::new().get(format!("http://{addr}/"));
+        for (k, v) in incoming {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("the hop answers");
+        assert_eq!(resp.text().await.expect("a body"), "ok");
+        server.abort();
+        tracing.shutdown().await;
+        let seen = downstream.requests();
+        assert_eq!(seen.len(), 1);
+        seen[0].clone()
+    }
+
+    fn values<'a>(seen: &'a Recorded, name: &str) -> Vec<&'a str> {
+        seen.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().expect("text"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn only_valid_baggage_members_go_on() {
+        let seen = through(
+            None,
+            &[
+                ("baggage", "userId=alice,not a member"),
+                ("baggage", "isProduction=false;prop,=x"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            values(&seen, "baggage"),
+            ["userId=alice,isProduction=false;prop"]
+        );
+    }
+
+    #[tokio::test]
+    async fn baggage_without_a_valid_member_is_not_sent() {
+        let seen = through(None, &[("baggage", "no value,k y=v")]).await;
+        assert!(values(&seen, "baggage").is_empty());
+    }
+
+    #[tokio::test]
+    async fn oversized_baggage_goes_on_within_the_limits() {
+        let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+        let seen = through(None, &[("baggage", &many.join(","))]).await;
+        let kept: Vec<String> = (0..64).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(values(&seen, "baggage"), [kept.join(",")]);
+    }
+
+    #[tokio::test]
+    async fn baggage_that_is_not_read_passes_as_it_came() {
+        let seen = through(Some("tracecontext"), &[("baggage", "no value")]).await;
+        assert_eq!(values(&seen, "baggage"), ["no value"]);
+    }
+
+    /// Upstream's productpage forwards every format with one trace id; behind a Zipkin mesh the
+    /// sidecar has rewritten `x-b3-*`, so B3 wins.
+    #[tokio::test]
+    async fn a_mixed_chain_keeps_tracestate_and_in_header_baggage() {
+        let seen = through(
+            None,
+            &[
+                ("x-b3-traceid", "a3ce929d0e0e4736"),
+                ("x-b3-spanid", "e457b5a2e4d86bd1"),
+                ("x-b3-sampled", "1"),
+                (
+                    "traceparent",
+                    "00-0000000000000000a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
+                ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+                // tracing.md A.3: trace a3ce929d0e0e4736, sampled, baggage user=jason.
+                (
+                    "x-ot-span-context",
+                    "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==",
+                ),
+            ],
+        )
+        .await;
+        let span = seen.header("x-b3-spanid").expect("x-b3-spanid");
+        assert_ne!(span, "e457b5a2e4d86bd1", "our client span");
+        assert_eq!(seen.header("x-b3-traceid"), Some("a3ce929d0e0e4736"));
+        assert_eq!(
+            seen.header("traceparent"),
+            Some(format!("00-0000000000000000a3ce929d0e0e4736-{span}-01").as_str())
+        );
+        assert_eq!(
+            values(&seen, "tracestate"),
+            ["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"]
+        );
+        let xot = extract(&seen.headers, &Propagation::parse("xot").expect("xot"));
+        let ctx = xot.context.expect("a readable x-ot-span-context");
+        assert_eq!(ctx.span_id.to_hex(), span);
+        assert_eq!(ctx.baggage.get("user").map(String::as_str), Some("jason"));
+        assert_eq!(
+            xot.arrived.iter().collect::<Vec<_>>(),
+            [Format::OtSpanContext]
+        );
+    }
+
+    #[tokio::test]
+    async fn b3_and_x_b3_both_go_on_with_the_same_ids() {
+        let seen = through(
+            None,
+            &[
+                ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"),
+                ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+                ("x-b3-spanid", "e457b5a2e4d86bd1"),
+                ("x-b3-sampled", "1"),
+            ],
+        )
+        .await;
+        let span = seen.header("x-b3-spanid").expect("x-b3-spanid");
+        let server = seen.header("x-b3-parentspanid").expect("x-b3-parentspanid");
+        assert_eq!(
+            seen.header("x-b3-traceid"),
+            Some("80f198ee56343ba864fe8b2a57d3eff7")
+        );
+        assert_eq!(seen.header("x-b3-sampled"), Some("1"));
+        assert_eq!(
+            seen.header("b3"),
+            Some(format!("80f198ee56343ba864fe8b2a57d3eff7-{span}-1-{server}").as_str())
+        );
+    }
+}

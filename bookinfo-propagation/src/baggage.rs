@@ -3,13 +3,19 @@
 //! Baggage is not trace context (it arrives with or without ids), so it is extracted on its own
 //! and kept close to verbatim: values stay percent-encoded exactly as received and properties
 //! are kept, so re-injecting it changes nothing but optional whitespace. Repeated fields are
-//! joined (the W3C rule); at most [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes are kept,
-//! dropping whole members beyond either limit.
+//! joined (the W3C rule).
+//!
+//! Two readings exist. [`Baggage::parse`] is strict: one invalid member rejects the header.
+//! What a request brings in is read with [`Baggage::parse_valid`], which keeps every valid
+//! member and drops the invalid ones, so that a participating service forwards exactly what it
+//! understood: never the raw header, which may be malformed or larger than the limits. Both
+//! keep at most [`MAX_MEMBERS`] members and [`MAX_BYTES`] bytes, in order, stopping at the
+//! first member that would not fit (members are dropped whole, never cut).
 
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::wire::{Found, Malformed, Values, joined};
+use super::wire::{Malformed, Values, joined};
 
 pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static(super::names::BAGGAGE);
 
@@ -50,14 +56,26 @@ impl Baggage {
     /// Parses a (possibly joined) header value; `None` when any member is invalid. Empty list
     /// members (from joining or trailing commas) are skipped; limits are applied.
     pub fn parse(text: &str) -> Option<Baggage> {
+        let (baggage, dropped) = Baggage::parse_valid(text);
+        (dropped == 0).then_some(baggage)
+    }
+
+    /// Parses a (possibly joined) header value member by member: the valid members within the
+    /// limits, and how many members were dropped because they were invalid. Empty list members
+    /// (from joining or trailing commas) are skipped without counting.
+    pub fn parse_valid(text: &str) -> (Baggage, usize) {
         let mut members = Vec::new();
+        let mut dropped = 0;
         for raw in text.split(',') {
             if raw.trim_matches(OWS).is_empty() {
                 continue;
             }
-            members.push(parse_member(raw)?);
+            match parse_member(raw) {
+                Some(member) => members.push(member),
+                None => dropped += 1,
+            }
         }
-        Some(Baggage::limited(members))
+        (Baggage::limited(members), dropped)
     }
 
     /// Keeps members in order while both limits hold.
@@ -111,11 +129,17 @@ impl Baggage {
     }
 }
 
-/// Reads the `baggage` header(s).
-pub(crate) fn extract(headers: &HeaderMap) -> Found<Baggage> {
-    match joined(headers, &BAGGAGE)? {
-        Some(text) => Baggage::parse(&text).map(Some).ok_or(Malformed),
-        None => Ok(None),
+/// Reads the `baggage` header(s): the valid members within the limits (`None` when there are
+/// none), and whether anything was dropped as invalid. A header that is not text counts as
+/// entirely invalid.
+pub(crate) fn extract(headers: &HeaderMap) -> (Option<Baggage>, bool) {
+    match joined(headers, &BAGGAGE) {
+        Ok(Some(text)) => {
+            let (baggage, dropped) = Baggage::parse_valid(&text);
+            ((!baggage.is_empty()).then_some(baggage), dropped > 0)
+        }
+        Ok(None) => (None, false),
+        Err(Malformed) => (None, true),
     }
 }
 
@@ -186,8 +210,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("baggage", HeaderValue::from_static("a=1"));
         h.append("baggage", HeaderValue::from_static("b=2"));
-        let b = extract(&h).unwrap().unwrap();
-        assert_eq!(b.header_value().as_deref(), Some("a=1,b=2"));
+        let (b, dropped) = extract(&h);
+        assert_eq!(b.unwrap().header_value().as_deref(), Some("a=1,b=2"));
+        assert!(!dropped);
     }
 
     #[test]
@@ -198,7 +223,7 @@ mod tests {
             assert_eq!(Baggage::parse(bad), None, "{bad:?}");
             let mut h = HeaderMap::new();
             h.insert("baggage", HeaderValue::from_str(bad).unwrap());
-            assert_eq!(extract(&h), Err(Malformed), "{bad:?}");
+            assert_eq!(extract(&h), (None, true), "{bad:?}");
         }
     }
 
@@ -213,6 +238,24 @@ mod tests {
         let keys: Vec<&str> = b.members().iter().map(|m| m.key.as_str()).collect();
         assert_eq!(keys, ["a"], "stops at the first member that would not fit");
         assert!(b.header_value().unwrap().len() <= MAX_BYTES);
+    }
+
+    #[test]
+    fn parse_valid_keeps_the_valid_members_in_order() {
+        let (b, dropped) = Baggage::parse_valid("a=1, bad member ,b=2;p,=x,c=3,");
+        assert_eq!(b.header_value().as_deref(), Some("a=1,b=2;p,c=3"));
+        assert_eq!(dropped, 2);
+        let (b, dropped) = Baggage::parse_valid("no value,k y=v");
+        assert!(b.is_empty());
+        assert_eq!(dropped, 2);
+        // Invalid members do not count towards the member limit.
+        let mut text = vec!["bad".to_owned()];
+        text.extend((0..70).map(|i| format!("k{i}=v")));
+        let (b, dropped) = Baggage::parse_valid(&text.join(","));
+        assert_eq!(dropped, 1);
+        assert_eq!(b.members().len(), MAX_MEMBERS);
+        assert_eq!(b.members()[0].key, "k0");
+        assert_eq!(b.members()[63].key, "k63");
     }
 
     #[test]

@@ -321,32 +321,58 @@ pub struct Extracted {
     pub arrived: FormatSet,
     /// Formats present but invalid; treated as absent and never forwarded.
     pub malformed: FormatSet,
-    /// W3C baggage, when enabled, present and valid.
+    /// W3C baggage, when enabled and present: its valid members, in order, within the W3C
+    /// limits (64 members, 8192 bytes); `None` when no member is valid.
     pub baggage: Option<Baggage>,
-    /// Whether a `baggage` header was present but invalid (then `baggage` is `None`).
+    /// Whether the `baggage` header had members that were dropped as invalid (or was not text
+    /// at all); the valid ones are still in `baggage`.
     pub baggage_malformed: bool,
 }
 
 /// Reads every enabled format from `headers`; see [`Extracted`].
 ///
-/// A valid `b3` header hides the `x-b3-*` headers (the B3 rule): they are neither read nor
-/// counted as arrived.
+/// The context is the first valid one in precedence. What the losing formats carry besides ids
+/// is not thrown away with them:
+///
+/// * `tracestate` entries go with the winning context when its trace id is the one the
+///   incoming `traceparent` carried (say, B3 and W3C forwarded together with one trace id):
+///   the `traceparent` written downstream then continues that trace, and W3C wants its vendor
+///   state kept. When another trace won, they are dropped, because they describe a trace that
+///   is not continued.
+/// * Baggage items inside a valid `x-ot-span-context` stay with the context whichever format
+///   won, so re-encoding that header does not lose them.
+///
+/// A valid `b3` header hides the `x-b3-*` headers for reading (the B3 rule): the context and
+/// decision come from `b3` alone. The `x-b3-*` headers are still checked, and when valid they
+/// join the mirror set, so a caller that sent both forms gets both back: B3 readers that know
+/// only the multi-header form (upstream's Ruby details and Java reviews) keep the trace.
 pub fn extract(headers: &HeaderMap, propagation: &Propagation) -> Extracted {
     let mut out = Extracted::default();
     let (present, baggage_present) = present_formats(headers);
+    let mut w3c: Option<(TraceId, TraceState)> = None;
+    let mut xot_baggage = None;
     for &format in propagation.read_order() {
-        if !present.contains(format)
-            || (format == Format::B3Multi && out.arrived.contains(Format::B3Single))
-        {
+        if !present.contains(format) {
             continue;
         }
+        let hidden = format == Format::B3Multi && out.arrived.contains(Format::B3Single);
         match extract_format(format, headers) {
             Ok(None) => {}
             Err(wire::Malformed) => out.malformed.insert(format),
+            Ok(Some(_)) if hidden => out.arrived.insert(format),
             Ok(Some(candidate)) => {
                 out.arrived.insert(format);
                 match candidate {
-                    Candidate::Context(ctx) => {
+                    Candidate::Context(mut ctx) => {
+                        match format {
+                            Format::TraceContext => {
+                                w3c = Some((ctx.trace_id, std::mem::take(&mut ctx.trace_state)));
+                            }
+                            Format::OtSpanContext => {
+                                xot_baggage = Some(std::mem::take(&mut ctx.baggage));
+                            }
+                            _ => {}
+                        }
                         out.context.get_or_insert(ctx);
                     }
                     Candidate::Decision(decision) => {
@@ -356,11 +382,20 @@ pub fn extract(headers: &HeaderMap, propagation: &Propagation) -> Extracted {
             }
         }
     }
-    if propagation.baggage() && baggage_present {
-        match baggage::extract(headers) {
-            Ok(found) => out.baggage = found,
-            Err(wire::Malformed) => out.baggage_malformed = true,
+    if let Some(ctx) = out.context.as_mut() {
+        if let Some((trace_id, state)) = w3c
+            && trace_id.value() == ctx.trace_id.value()
+        {
+            ctx.trace_state = state;
         }
+        if let Some(baggage) = xot_baggage {
+            ctx.baggage = baggage;
+        }
+    }
+    if propagation.baggage() && baggage_present {
+        let (found, dropped) = baggage::extract(headers);
+        out.baggage = found;
+        out.baggage_malformed = dropped;
     }
     out
 }

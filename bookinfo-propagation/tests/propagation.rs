@@ -59,18 +59,57 @@ mod precedence {
     }
 
     #[test]
-    fn valid_single_b3_hides_multi() {
+    fn valid_single_b3_hides_multi_for_reading_but_both_are_mirrored() {
         let h = headers(&[
             ("b3", B3),
             ("x-b3-traceid", "a3ce929d0e0e4736"),
             ("x-b3-spanid", "00f067aa0ba902b7"),
         ]);
         let got = extract(&h, &Propagation::default());
-        assert_eq!(got.arrived, set(&[Format::B3Single]));
-        assert_eq!(
-            got.context.unwrap().span_id,
-            SpanId::new(0xe457_b5a2_e4d8_6bd1).unwrap()
+        assert_eq!(got.arrived, set(&[Format::B3Single, Format::B3Multi]));
+        let ctx = got.context.unwrap();
+        assert_eq!(ctx.span_id, SpanId::new(0xe457_b5a2_e4d8_6bd1).unwrap());
+        // Both forms come back, carrying the same (our) ids.
+        let mut out = HeaderMap::new();
+        inject(
+            &ctx.child(|| 0x2222_2222_2222_2222),
+            Propagation::default().inject_set(got.arrived),
+            &mut out,
         );
+        assert_eq!(
+            out["b3"],
+            "80f198ee56343ba864fe8b2a57d3eff7-2222222222222222-1-e457b5a2e4d86bd1"
+        );
+        assert_eq!(out["x-b3-traceid"], "80f198ee56343ba864fe8b2a57d3eff7");
+        assert_eq!(out["x-b3-spanid"], "2222222222222222");
+        assert_eq!(out["x-b3-parentspanid"], "e457b5a2e4d86bd1");
+        assert_eq!(out["x-b3-sampled"], "1");
+    }
+
+    #[test]
+    fn malformed_multi_next_to_a_valid_single_is_reported_and_not_mirrored() {
+        let h = headers(&[("b3", B3), ("x-b3-traceid", "a3ce929d0e0e4736")]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.arrived, set(&[Format::B3Single]));
+        assert_eq!(got.malformed, set(&[Format::B3Multi]));
+        assert_eq!(
+            got.context.unwrap().trace_id.to_hex(),
+            "80f198ee56343ba864fe8b2a57d3eff7"
+        );
+    }
+
+    #[test]
+    fn a_b3_decision_without_ids_still_hides_the_multi_ids() {
+        let h = headers(&[
+            ("b3", "0"),
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-sampled", "1"),
+        ]);
+        let got = extract(&h, &Propagation::default());
+        assert_eq!(got.context, None, "the single header wins: no ids");
+        assert_eq!(got.decision, Some(Sampling::NotSampled));
+        assert_eq!(got.arrived, set(&[Format::B3Single, Format::B3Multi]));
     }
 
     #[test]
@@ -101,6 +140,182 @@ mod precedence {
         let got = extract(&h, &Propagation::default());
         assert_eq!(got.context.unwrap().span_id, SpanId::new(4).unwrap());
         assert_eq!(got.arrived, set(&[Format::OtTrace, Format::Jaeger]));
+    }
+}
+
+/// What a caller that forwards every format with one trace id sends (upstream's productpage
+/// does, behind a Zipkin-provider mesh: the sidecar has rewritten `x-b3-*`, the rest is stale
+/// but of the same trace), and what the next hop must get back.
+mod mixed_chains {
+    use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+    fn client_of(got: &bookinfo_propagation::Extracted) -> TraceContext {
+        got.context
+            .as_ref()
+            .expect("a context arrived")
+            .child(|| 0x2222_2222_2222_2222)
+    }
+
+    fn hop(incoming: &HeaderMap) -> HeaderMap {
+        let p = Propagation::default();
+        let got = extract(incoming, &p);
+        let mut out = HeaderMap::new();
+        inject(&client_of(&got), p.inject_set(got.arrived), &mut out);
+        out
+    }
+
+    #[test]
+    fn tracestate_goes_with_a_b3_context_of_the_same_trace() {
+        let incoming = headers(&[
+            ("x-b3-traceid", TRACE),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+            ("traceparent", TRACEPARENT),
+            ("tracestate", "congo=t61rcWkgMzE"),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ]);
+        let got = extract(&incoming, &Propagation::default());
+        let ctx = got.context.as_ref().unwrap();
+        assert_eq!(ctx.span_id.to_hex(), "e457b5a2e4d86bd1", "B3 won");
+        assert_eq!(ctx.trace_state.header_value().as_deref(), Some(STATE));
+        let out = hop(&incoming);
+        assert_eq!(
+            out["traceparent"],
+            format!("00-{TRACE}-2222222222222222-01").as_str()
+        );
+        assert_eq!(out["tracestate"], STATE);
+        assert_eq!(out["x-b3-spanid"], "2222222222222222");
+    }
+
+    #[test]
+    fn a_64_bit_b3_id_is_the_same_trace_as_its_zero_padded_traceparent() {
+        // Zipkin compares a 64-bit id with the low half of a 128-bit one padded with zeros.
+        let incoming = headers(&[
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+            (
+                "traceparent",
+                "00-0000000000000000a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+        ]);
+        let out = hop(&incoming);
+        assert_eq!(out["x-b3-traceid"], "a3ce929d0e0e4736", "width kept");
+        assert_eq!(
+            out["traceparent"],
+            "00-0000000000000000a3ce929d0e0e4736-2222222222222222-01"
+        );
+        assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn tracestate_of_another_trace_is_dropped() {
+        let incoming = headers(&[
+            ("b3", B3),
+            ("traceparent", TRACEPARENT),
+            ("tracestate", STATE),
+        ]);
+        let got = extract(&incoming, &Propagation::default());
+        assert!(got.context.as_ref().unwrap().trace_state.is_empty());
+        let out = hop(&incoming);
+        assert_eq!(
+            out["traceparent"], "00-80f198ee56343ba864fe8b2a57d3eff7-2222222222222222-01",
+            "the written traceparent continues the B3 trace"
+        );
+        assert!(out.get("tracestate").is_none());
+    }
+
+    #[test]
+    fn a_winning_traceparent_keeps_its_tracestate() {
+        let incoming = headers(&[("traceparent", TRACEPARENT), ("tracestate", STATE)]);
+        let p = Propagation::parse("tracecontext,b3multi").unwrap();
+        let got = extract(&incoming, &p);
+        assert_eq!(
+            got.context.unwrap().trace_state.header_value().as_deref(),
+            Some(STATE)
+        );
+    }
+
+    #[test]
+    fn x_ot_span_context_baggage_survives_when_b3_wins() {
+        // tracing.md A.3: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled, user=jason.
+        let with_baggage = "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==";
+        let incoming = headers(&[
+            ("x-b3-traceid", "a3ce929d0e0e4736"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+            ("x-ot-span-context", with_baggage),
+        ]);
+        let p = Propagation::default();
+        let got = extract(&incoming, &p);
+        assert_eq!(got.arrived, set(&[Format::B3Multi, Format::OtSpanContext]));
+        let ctx = got.context.unwrap();
+        assert_eq!(ctx.span_id.to_hex(), "e457b5a2e4d86bd1", "B3 won");
+        assert_eq!(ctx.baggage.get("user").map(String::as_str), Some("jason"));
+        // Re-encoded with the example's span id, it is the example again, baggage included.
+        let client = ctx.child(|| 0x00f0_67aa_0ba9_02b7);
+        let mut out = HeaderMap::new();
+        inject(&client, p.inject_set(got.arrived), &mut out);
+        assert_eq!(out["x-ot-span-context"], with_baggage);
+    }
+
+    #[test]
+    fn x_ot_span_context_baggage_survives_when_traceparent_wins() {
+        let with_baggage = "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==";
+        let incoming = headers(&[
+            ("traceparent", TRACEPARENT),
+            ("x-ot-span-context", with_baggage),
+        ]);
+        let got = extract(&incoming, &Propagation::default());
+        let ctx = got.context.unwrap();
+        assert_eq!(ctx.trace_id.to_hex(), TRACE, "W3C won");
+        assert_eq!(ctx.baggage.get("user").map(String::as_str), Some("jason"));
+    }
+
+    #[test]
+    fn invalid_baggage_members_are_dropped_and_the_rest_kept() {
+        let got = extract(
+            &headers(&[(
+                "baggage",
+                "userId=alice,not a member,isProduction=false;prop",
+            )]),
+            &Propagation::default(),
+        );
+        assert!(got.baggage_malformed);
+        assert_eq!(
+            got.baggage.unwrap().header_value().as_deref(),
+            Some("userId=alice,isProduction=false;prop")
+        );
+    }
+
+    #[test]
+    fn oversized_baggage_is_cut_to_the_limits() {
+        // 70 members: the W3C minimum a platform must propagate is 64.
+        let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+        let got = extract(
+            &headers(&[("baggage", &many.join(","))]),
+            &Propagation::default(),
+        );
+        assert!(!got.baggage_malformed, "nothing was invalid");
+        let expected: Vec<String> = (0..64).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(
+            got.baggage.unwrap().header_value(),
+            Some(expected.join(","))
+        );
+        // 8192 bytes: two members of 5002 bytes cannot both fit; the first stays.
+        let big = "x".repeat(5000);
+        let got = extract(
+            &headers(&[("baggage", &format!("a={big},b={big}"))]),
+            &Propagation::default(),
+        );
+        assert_eq!(
+            got.baggage.unwrap().header_value(),
+            Some(format!("a={big}"))
+        );
     }
 }
 
@@ -179,7 +394,7 @@ mod malformed {
             &Propagation::default(),
         );
         assert!(got.baggage_malformed);
-        assert_eq!(got.baggage, None);
+        assert_eq!(got.baggage, None, "no member was valid");
     }
 }
 

@@ -6,7 +6,9 @@
 //! * [`FakeServer`] is a small real HTTP server standing in for a downstream (a backend service,
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
+//! * [`balancer`] is a per-connection TCP balancer, like kube-proxy in front of a Service.
 
+pub mod balancer;
 pub mod raw;
 pub mod relay;
 
@@ -72,9 +74,16 @@ where
     F: FnOnce(TcpListener, Shutdown) -> Fut,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .expect("bind a loopback port");
+    spawn_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), run).await
+}
+
+/// Bind `addr` and run `run(listener, shutdown)` in the background.
+pub async fn spawn_on<F, Fut>(addr: SocketAddr, run: F) -> Spawned
+where
+    F: FnOnce(TcpListener, Shutdown) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind(addr).await.expect("bind the address");
     let addr = listener.local_addr().expect("listener address");
     let (tx, rx) = oneshot::channel::<()>();
     let shutdown: Shutdown = Box::pin(async move {
@@ -204,13 +213,27 @@ impl FakeServer {
     pub async fn start(
         responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), responder).await
+    }
+
+    /// [`FakeServer::always`] listening on `addr` (say `127.0.0.2:<port>`: every `127.x.y.z`
+    /// is a loopback address on Linux).
+    pub async fn always_on(addr: SocketAddr, reply: Reply) -> Self {
+        Self::start_on(addr, move |_, _| reply.clone()).await
+    }
+
+    /// [`FakeServer::start`] listening on `addr`.
+    pub async fn start_on(
+        addr: SocketAddr,
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let state = FakeState {
             requests: requests.clone(),
             responder: Arc::new(responder),
         };
         let router = Router::new().fallback(record).with_state(state);
-        let server = spawn(|listener, shutdown| async move {
+        let server = spawn_on(addr, |listener, shutdown| async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use bookinfo_core::{Forwarded, Instruments, Outbound};
+use bookinfo_core::{Connections, Forwarded, Instruments, Outbound};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -48,7 +48,12 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("details", &config.tracing).with_limits(config.server);
         Self {
-            client: instruments.outbound(concat!("bookinfo-details/", env!("CARGO_PKG_VERSION"))),
+            // Its only downstream is Google Books (or a stand-in for it): one endpoint, nothing
+            // to spread over, so connections are simply kept.
+            client: instruments.outbound(
+                concat!("bookinfo-details/", env!("CARGO_PKG_VERSION")),
+                Connections::Pooled,
+            ),
             config: Arc::new(config),
             instruments,
         }

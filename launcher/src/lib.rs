@@ -5,9 +5,10 @@
 //! the launcher's wiring (backend hosts and ports, pod names) layered over the caller's
 //! environment — and then runs them until [`Stack::stop`].
 //!
-//! With [`ReviewsChoice::All`], reviews v1, v2 and v3 all run, behind a small round-robin HTTP
-//! proxy that productpage calls as "reviews": each page refresh lands on the next version, as it
-//! would behind a Kubernetes Service or an Istio mesh.
+//! With [`ReviewsChoice::All`], reviews v1, v2 and v3 all run, behind a small per-connection
+//! round-robin TCP balancer that productpage calls as "reviews", as a Kubernetes Service without
+//! a mesh would be: each page refresh lands on the next version, because productpage opens a
+//! fresh connection per page view at that pace (`BACKEND_CONNECTIONS`).
 
 pub mod rotate;
 
@@ -29,7 +30,7 @@ pub enum ReviewsChoice {
     V1,
     V2,
     V3,
-    /// All three, round-robin per request.
+    /// All three, behind a per-connection round-robin balancer.
     All,
 }
 
@@ -156,7 +157,7 @@ pub struct Stack {
     pub productpage: SocketAddr,
     pub details: SocketAddr,
     pub ratings: SocketAddr,
-    /// The address productpage calls for reviews (the rotation proxy with `All`).
+    /// The address productpage calls for reviews (the rotation balancer with `All`).
     pub reviews: SocketAddr,
     /// Each running reviews version and its address.
     pub reviews_versions: Vec<(&'static str, SocketAddr)>,

@@ -104,7 +104,7 @@ impl Backends {
         }
         Self {
             inner: Arc::new(Inner {
-                outbound: instruments.outbound("productpage"),
+                outbound: instruments.outbound("productpage", config.connections),
                 details_url: config.details_url.clone(),
                 reviews_url: config.reviews_url.clone(),
                 ratings_url: config.ratings_url.clone(),

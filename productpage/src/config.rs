@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use bookinfo_core::Connections;
 use bookinfo_core::config::{ConfigErrors, EnvReader, Lookup, service_base_url};
 use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
@@ -37,6 +38,9 @@ pub struct Config {
     pub ratings_url: String,
     /// Per-call timeout applied to every backend attempt.
     pub backend_timeout: Duration,
+    /// How backend connections are used (`BACKEND_CONNECTIONS`): by default each page view
+    /// lands on whichever version a per-connection balancer picks afresh.
+    pub connections: Connections,
     /// Extra reviews calls made per page view, results discarded (load generation).
     pub flood_factor: usize,
     /// Secret the session cookie's signing key is derived from.
@@ -75,6 +79,7 @@ impl Config {
         if backend_timeout.is_zero() {
             env.error("BACKEND_TIMEOUT_SECONDS", "must be greater than zero");
         }
+        let connections = env.parse("BACKEND_CONNECTIONS", Connections::default());
         let flood_factor = env.parse("FLOOD_FACTOR", 0usize);
         let session_secret = env.string("SESSION_SECRET", DEFAULT_SESSION_SECRET);
         if session_secret.len() < MIN_SECRET_LEN {
@@ -107,6 +112,7 @@ impl Config {
             reviews_url,
             ratings_url,
             backend_timeout,
+            connections,
             flood_factor,
             session_secret,
             session_lifetime,

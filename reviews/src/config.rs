@@ -11,7 +11,7 @@ use std::time::Duration;
 use bookinfo_core::config::service_base_url;
 use bookinfo_core::server::ServerLimits;
 use bookinfo_core::trace::TracingConfig;
-use bookinfo_core::{ConfigErrors, EnvReader, Lookup};
+use bookinfo_core::{ConfigErrors, Connections, EnvReader, Lookup};
 
 /// Ratings timeout when the stars are black (reviews v2).
 pub const BLACK_TIMEOUT: Duration = Duration::from_millis(10_000);
@@ -29,6 +29,9 @@ pub struct Config {
     pub ratings_base: String,
     /// One attempt, no retry, bounded by this.
     pub ratings_timeout: Duration,
+    /// How connections to ratings are used (`BACKEND_CONNECTIONS`): by default successive
+    /// calls land on whichever ratings instance a per-connection balancer picks afresh.
+    pub connections: Connections,
     /// `HOSTNAME` (the pod name), reported as `podname`; `None` prints as the string `null`.
     pub podname: Option<String>,
     /// `CLUSTER_NAME`, reported as `clustername`; `None` prints as the string `null`.
@@ -51,6 +54,7 @@ impl Config {
         let host = env.string("RATINGS_HOSTNAME", "ratings");
         let domain = env.optional("SERVICES_DOMAIN").unwrap_or_default();
         let port: u16 = env.parse("RATINGS_SERVICE_PORT", 9080);
+        let connections = env.parse("BACKEND_CONNECTIONS", Connections::default());
         let podname = env.optional("HOSTNAME");
         let clustername = env.optional("CLUSTER_NAME");
         let ratings_timeout = timeout_for(&star_color);
@@ -65,6 +69,7 @@ impl Config {
             ratings_enabled,
             ratings_base: service_base_url(&host, &domain, &port.to_string()),
             ratings_timeout,
+            connections,
             star_color,
             podname,
             clustername,

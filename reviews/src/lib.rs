@@ -41,7 +41,10 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("reviews", &config.tracing).with_limits(config.server);
         Self {
-            client: instruments.outbound(concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION"))),
+            client: instruments.outbound(
+                concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION")),
+                config.connections,
+            ),
             config: Arc::new(config),
             instruments,
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bookinfo_launcher::{ReviewsChoice, Service, Stack, StackOptions};
 use bookinfo_testing::{FakeServer, Recorded, Reply};
-use bookinfo_tracecheck::mesh::{Flavor, Role, Sidecar};
+use bookinfo_tracecheck::mesh::{Flavor, Role, Sidecar, Ztunnel};
 use bookinfo_tracecheck::{Collector, Span, check, render, render_detailed};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -450,6 +450,8 @@ async fn malformed_headers_start_a_new_trace_and_are_not_forwarded() {
 struct Mesh {
     gateway: Sidecar,
     pp_to_reviews: Sidecar,
+    /// ratings' inbound sidecar: what it received is what crossed the last hop.
+    ratings_in: Sidecar,
     _proxies: Vec<Sidecar>,
     stack: Stack,
 }
@@ -504,11 +506,11 @@ async fn mesh(flavor: Flavor, collector: &Collector, env: Vec<(String, String)>)
     Mesh {
         gateway,
         pp_to_reviews,
+        ratings_in,
         _proxies: vec![
             pp_in,
             details_in,
             reviews_in,
-            ratings_in,
             pp_to_details,
             reviews_to_ratings,
         ],
@@ -1098,5 +1100,438 @@ async fn full_detail_adds_the_rendering_and_pass_through_stays_empty() {
     .await;
     let spans = settled(&collector, 9).await;
     assert_tree(&spans, PASS_THROUGH_MESH_TREE);
+    m.stack.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Istio ambient mode: ztunnel carries connections and makes no span; a waypoint, where a
+// destination has one, makes the hop's only mesh span (one SERVER span per request, with the
+// provider's headers). The ingress gateway is the usual Envoy gateway and sends straight to
+// productpage's pods. Each row runs with both providers: the trees are the same, only the
+// headers that carry them differ.
+
+/// Which destinations have a waypoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waypoints {
+    None,
+    /// One waypoint for the reviews Service only.
+    Reviews,
+    /// One waypoint for the whole namespace: details, reviews and ratings.
+    Namespace,
+}
+
+impl Waypoints {
+    /// The waypoint in front of `destination`, by the name its spans carry (Istio reports a
+    /// proxy as `<deployment>.<namespace>`).
+    fn for_destination(self, destination: &str) -> Option<&'static str> {
+        match (self, destination) {
+            (Waypoints::Namespace, _) => Some("waypoint.default"),
+            (Waypoints::Reviews, "reviews") => Some("reviews-waypoint.default"),
+            _ => None,
+        }
+    }
+}
+
+/// A running stack in an emulated ambient mesh.
+struct Ambient {
+    gateway: Sidecar,
+    _ztunnels: Vec<Ztunnel>,
+    _waypoints: Vec<Sidecar>,
+    stack: Stack,
+}
+
+async fn ambient(
+    flavor: Flavor,
+    waypoints: Waypoints,
+    collector: &Collector,
+    env: Vec<(String, String)>,
+) -> Ambient {
+    let zipkin = collector.zipkin_endpoint();
+    let gateway = Sidecar::start(Role::Gateway, flavor, "istio-ingressgateway", &zipkin)
+        .await
+        .unwrap();
+    let to_productpage = Ztunnel::start().await.unwrap();
+    let to_details = Ztunnel::start().await.unwrap();
+    let to_reviews = Ztunnel::start().await.unwrap();
+    let to_ratings = Ztunnel::start().await.unwrap();
+    let stack = Stack::start(
+        StackOptions::ephemeral(ReviewsChoice::V2)
+            .with_env(
+                Service::Productpage,
+                "DETAILS_SERVICE_PORT",
+                &to_details.port(),
+            )
+            .with_env(
+                Service::Productpage,
+                "REVIEWS_SERVICE_PORT",
+                &to_reviews.port(),
+            )
+            .with_env(Service::Reviews, "RATINGS_SERVICE_PORT", &to_ratings.port()),
+        Arc::new(env),
+    )
+    .await
+    .unwrap();
+    gateway.set_upstream(to_productpage.addr());
+    to_productpage.set_upstream(stack.productpage);
+    let mut placed = Vec::new();
+    for (ztunnel, destination, pod) in [
+        (&to_details, "details", stack.details),
+        (&to_reviews, "reviews", stack.reviews),
+        (&to_ratings, "ratings", stack.ratings),
+    ] {
+        match waypoints.for_destination(destination) {
+            Some(name) => {
+                let waypoint = Sidecar::start(Role::Waypoint, flavor, name, &zipkin)
+                    .await
+                    .unwrap();
+                waypoint.set_upstream(pod);
+                ztunnel.set_upstream(waypoint.addr);
+                placed.push(waypoint);
+            }
+            None => ztunnel.set_upstream(pod),
+        }
+    }
+    Ambient {
+        gateway,
+        _ztunnels: vec![to_productpage, to_details, to_reviews, to_ratings],
+        _waypoints: placed,
+        stack,
+    }
+}
+
+/// One page view through the gateway of an ambient mesh: exactly `expected`, nothing more.
+async fn ambient_row(waypoints: Waypoints, participating_services: bool, expected: &str) {
+    let spans_expected = expected.lines().count();
+    for flavor in [Flavor::Zipkin, Flavor::OpenTelemetry] {
+        let collector = Collector::start().await.unwrap();
+        let env = if participating_services {
+            participating(&collector)
+        } else {
+            Vec::new()
+        };
+        let a = ambient(flavor, waypoints, &collector, env).await;
+        get_page(format!("http://{}/productpage", a.gateway.addr), &[]).await;
+        let spans = settled(&collector, spans_expected).await;
+        assert_eq!(
+            spans.len(),
+            spans_expected,
+            "{flavor:?} {waypoints:?}:\n{}",
+            render(&spans)
+        );
+        let violations = check(&spans);
+        assert!(
+            violations.is_empty(),
+            "{flavor:?} {waypoints:?}: {violations:?}\n{}",
+            render(&spans)
+        );
+        assert_eq!(render(&spans), expected, "{flavor:?} {waypoints:?}");
+        if !participating_services {
+            assert!(
+                spans.iter().all(|s| s.source == "zipkin"),
+                "mesh spans only"
+            );
+        }
+        a.stack.stop().await.unwrap();
+    }
+}
+
+/// Ambient without waypoints, pass-through services: ztunnel makes no span, so the gateway's
+/// two spans are the whole trace (without a gateway there would be none at all).
+const AMBIENT_GATEWAY_ONLY: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+";
+
+/// Ambient without waypoints, participating services: the services' own tree, complete by
+/// itself, under the gateway's spans.
+const AMBIENT_TREE: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    productpage SERVER GET /productpage
+      productpage CLIENT GET details
+        details SERVER GET /details/{*rest}
+      productpage CLIENT GET reviews
+        reviews SERVER GET /reviews/{product_id}
+          reviews CLIENT GET ratings
+            ratings SERVER GET /ratings/{*rest}
+";
+
+/// A waypoint for reviews, pass-through services: its span hangs off the gateway's, because
+/// productpage forwarded the gateway's context verbatim.
+const AMBIENT_REVIEWS_WAYPOINT_PASS_THROUGH: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    reviews-waypoint.default SERVER waypoint /reviews/0
+";
+
+/// A waypoint for reviews, participating services: the waypoint sits between productpage's
+/// CLIENT span and reviews' SERVER span.
+const AMBIENT_REVIEWS_WAYPOINT_TREE: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    productpage SERVER GET /productpage
+      productpage CLIENT GET details
+        details SERVER GET /details/{*rest}
+      productpage CLIENT GET reviews
+        reviews-waypoint.default SERVER waypoint /reviews/0
+          reviews SERVER GET /reviews/{product_id}
+            reviews CLIENT GET ratings
+              ratings SERVER GET /ratings/{*rest}
+";
+
+/// A namespace waypoint, pass-through services: one waypoint span per call, each a child of the
+/// context its caller forwarded (the gateway's for productpage's calls, the reviews waypoint's
+/// for reviews' call).
+const AMBIENT_NAMESPACE_WAYPOINT_PASS_THROUGH: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    waypoint.default SERVER waypoint /details/0
+    waypoint.default SERVER waypoint /reviews/0
+      waypoint.default SERVER waypoint /ratings/0
+";
+
+/// A namespace waypoint, participating services.
+const AMBIENT_NAMESPACE_WAYPOINT_TREE: &str = "\
+istio-ingressgateway SERVER gateway /productpage
+  istio-ingressgateway CLIENT gateway-upstream /productpage
+    productpage SERVER GET /productpage
+      productpage CLIENT GET details
+        waypoint.default SERVER waypoint /details/0
+          details SERVER GET /details/{*rest}
+      productpage CLIENT GET reviews
+        waypoint.default SERVER waypoint /reviews/0
+          reviews SERVER GET /reviews/{product_id}
+            reviews CLIENT GET ratings
+              waypoint.default SERVER waypoint /ratings/0
+                ratings SERVER GET /ratings/{*rest}
+";
+
+#[tokio::test]
+async fn ambient_without_waypoints_pass_through_leaves_only_the_gateway() {
+    ambient_row(Waypoints::None, false, AMBIENT_GATEWAY_ONLY).await;
+}
+
+#[tokio::test]
+async fn ambient_without_waypoints_participating_is_complete_on_its_own() {
+    ambient_row(Waypoints::None, true, AMBIENT_TREE).await;
+}
+
+#[tokio::test]
+async fn ambient_reviews_waypoint_pass_through() {
+    ambient_row(
+        Waypoints::Reviews,
+        false,
+        AMBIENT_REVIEWS_WAYPOINT_PASS_THROUGH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ambient_reviews_waypoint_participating() {
+    ambient_row(Waypoints::Reviews, true, AMBIENT_REVIEWS_WAYPOINT_TREE).await;
+}
+
+#[tokio::test]
+async fn ambient_namespace_waypoint_pass_through() {
+    ambient_row(
+        Waypoints::Namespace,
+        false,
+        AMBIENT_NAMESPACE_WAYPOINT_PASS_THROUGH,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ambient_namespace_waypoint_participating() {
+    ambient_row(Waypoints::Namespace, true, AMBIENT_NAMESPACE_WAYPOINT_TREE).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixed chains: a caller that forwards every format with one trace id, as upstream's
+// productpage does (tracing-mixed-chains.md). What crossed the last hop is read at ratings'
+// inbound sidecar, before it writes anything.
+
+const MIXED_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const MIXED_SPAN: &str = "00f067aa0ba902b7";
+const MIXED_STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+/// The mesh tree under the caller's own span.
+fn under_the_client(tree: &str) -> String {
+    format!(
+        "client CLIENT GET /productpage\n{}",
+        tree.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    )
+}
+
+/// The id of the one span labelled `label`, as 16 hex digits.
+fn id_of(spans: &[Span], label: &str) -> String {
+    let found: Vec<&Span> = spans.iter().filter(|s| s.label() == label).collect();
+    assert_eq!(found.len(), 1, "{label}");
+    format!("{:016x}", found[0].span_id)
+}
+
+/// `x-ot-span-context` for a sampled context with baggage `user=jason`, built from the
+/// Lightstep carrier's protobuf layout (tracing.md A.3): `basic_ctx` (field 2) holding
+/// `trace_id` (1, fixed64), `span_id` (2, fixed64), `sampled` (3, varint) and one
+/// `baggage_items` entry (4).
+fn xot_with_user_jason(trace_low64: u64, span: u64) -> String {
+    use base64::Engine;
+    let mut basic = vec![0x09];
+    basic.extend_from_slice(&trace_low64.to_le_bytes());
+    basic.push(0x11);
+    basic.extend_from_slice(&span.to_le_bytes());
+    basic.extend_from_slice(&[0x18, 0x01]);
+    basic.extend_from_slice(&[0x22, 0x0d, 0x0a, 0x04]);
+    basic.extend_from_slice(b"user");
+    basic.extend_from_slice(&[0x12, 0x05]);
+    basic.extend_from_slice(b"jason");
+    let mut carrier = vec![0x12, u8::try_from(basic.len()).unwrap()];
+    carrier.extend_from_slice(&basic);
+    base64::engine::general_purpose::STANDARD.encode(carrier)
+}
+
+fn header<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_mixed_chain_behind_a_zipkin_mesh_keeps_tracestate_and_in_header_baggage() {
+    // The example carrier of tracing.md A.3 is exactly this caller's context.
+    assert_eq!(
+        xot_with_user_jason(0xa3ce_929d_0e0e_4736, 0x00f0_67aa_0ba9_02b7),
+        "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg=="
+    );
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, participating(&collector)).await;
+    report_client_span(&collector, MIXED_TRACE, MIXED_SPAN).await;
+    let traceparent = format!("00-{MIXED_TRACE}-{MIXED_SPAN}-01");
+    let xot = xot_with_user_jason(0xa3ce_929d_0e0e_4736, 0x00f0_67aa_0ba9_02b7);
+    get_page(
+        format!("http://{}/productpage", m.gateway.addr),
+        &[
+            ("x-b3-traceid", MIXED_TRACE),
+            ("x-b3-spanid", MIXED_SPAN),
+            ("x-b3-sampled", "1"),
+            ("traceparent", &traceparent),
+            ("tracestate", MIXED_STATE),
+            ("x-ot-span-context", &xot),
+            ("baggage", "userId=alice"),
+        ],
+    )
+    .await;
+    let spans = collector.wait_for(17, WAIT).await;
+    assert_tree(&spans, &under_the_client(MESH_TREE));
+
+    let last = m.ratings_in.received();
+    assert_eq!(last.len(), 1);
+    let last = &last[0];
+    let reviews_client = id_of(&spans, "reviews CLIENT GET ratings");
+    let sidecar = id_of(&spans, "reviews.default CLIENT outbound /ratings/0");
+    // B3, rewritten by reviews' outbound sidecar.
+    assert_eq!(header(last, "x-b3-traceid"), Some(MIXED_TRACE));
+    assert_eq!(header(last, "x-b3-spanid"), Some(sidecar.as_str()));
+    // W3C, written by reviews (the Zipkin sidecar leaves it), with the caller's vendor state.
+    assert_eq!(
+        header(last, "traceparent"),
+        Some(format!("00-{MIXED_TRACE}-{reviews_client}-01").as_str())
+    );
+    assert_eq!(header(last, "tracestate"), Some(MIXED_STATE));
+    // x-ot-span-context, re-encoded by reviews, the caller's baggage item still inside.
+    let span = u64::from_str_radix(&reviews_client, 16).unwrap();
+    assert_eq!(
+        header(last, "x-ot-span-context"),
+        Some(xot_with_user_jason(0xa3ce_929d_0e0e_4736, span).as_str())
+    );
+    assert_eq!(header(last, "baggage"), Some("userId=alice"));
+    m.stack.stop().await.unwrap();
+}
+
+/// Where no sidecar writes `x-b3-*` (here, W3C is the mesh's format), a service that got both
+/// B3 forms must write both: B3 readers that know only `x-b3-*` (upstream's Ruby details and
+/// Java reviews) would otherwise lose the trace.
+#[tokio::test]
+async fn both_b3_forms_cross_an_opentelemetry_mesh() {
+    let collector = Collector::start().await.unwrap();
+    let mut env = participating(&collector);
+    env.push((
+        "OTEL_PROPAGATORS".into(),
+        "tracecontext,baggage,b3multi".into(),
+    ));
+    let m = mesh(Flavor::OpenTelemetry, &collector, env).await;
+    report_client_span(&collector, MIXED_TRACE, MIXED_SPAN).await;
+    get_page(
+        format!("http://{}/productpage", m.gateway.addr),
+        &[
+            ("traceparent", &format!("00-{MIXED_TRACE}-{MIXED_SPAN}-01")),
+            ("b3", &format!("{MIXED_TRACE}-{MIXED_SPAN}-1")),
+            ("x-b3-traceid", MIXED_TRACE),
+            ("x-b3-spanid", MIXED_SPAN),
+            ("x-b3-sampled", "1"),
+        ],
+    )
+    .await;
+    let spans = collector.wait_for(17, WAIT).await;
+    assert_tree(&spans, &under_the_client(MESH_TREE));
+    let last = m.ratings_in.received();
+    let last = &last[0];
+    let client = id_of(&spans, "reviews CLIENT GET ratings");
+    let server = id_of(&spans, "reviews SERVER GET /reviews/{product_id}");
+    let sidecar = id_of(&spans, "reviews.default CLIENT outbound /ratings/0");
+    assert_eq!(
+        header(last, "traceparent"),
+        Some(format!("00-{MIXED_TRACE}-{sidecar}-01").as_str())
+    );
+    assert_eq!(
+        header(last, "b3"),
+        Some(format!("{MIXED_TRACE}-{client}-1-{server}").as_str())
+    );
+    assert_eq!(header(last, "x-b3-traceid"), Some(MIXED_TRACE));
+    assert_eq!(header(last, "x-b3-spanid"), Some(client.as_str()));
+    assert_eq!(header(last, "x-b3-parentspanid"), Some(server.as_str()));
+    assert_eq!(header(last, "x-b3-sampled"), Some("1"));
+    m.stack.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn only_valid_baggage_within_the_limits_crosses_a_zipkin_mesh() {
+    let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+    let kept: Vec<String> = (0..64).map(|i| format!("k{i}=v")).collect();
+    let cases: [(&str, String, Option<String>); 3] = [
+        (
+            "invalid members",
+            "userId=alice,not a member,isProduction=false;prop".into(),
+            Some("userId=alice,isProduction=false;prop".into()),
+        ),
+        ("more than 64 members", many.join(","), Some(kept.join(","))),
+        ("nothing valid", "no value,k y=v".into(), None),
+    ];
+    for (name, sent, expected) in cases {
+        let collector = Collector::start().await.unwrap();
+        let m = mesh(Flavor::Zipkin, &collector, participating(&collector)).await;
+        get_page(
+            format!("http://{}/productpage", m.gateway.addr),
+            &[("baggage", &sent)],
+        )
+        .await;
+        let spans = collector.wait_for(16, WAIT).await;
+        assert_tree(&spans, MESH_TREE);
+        let last = m.ratings_in.received();
+        assert_eq!(header(&last[0], "baggage"), expected.as_deref(), "{name}");
+        m.stack.stop().await.unwrap();
+    }
+    // Pass-through services forward it as it came, as upstream's do.
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, Vec::new()).await;
+    get_page(
+        format!("http://{}/productpage", m.gateway.addr),
+        &[("baggage", "userId=alice,not a member")],
+    )
+    .await;
+    collector.wait_for(9, WAIT).await;
+    let last = m.ratings_in.received();
+    assert_eq!(
+        header(&last[0], "baggage"),
+        Some("userId=alice,not a member")
+    );
     m.stack.stop().await.unwrap();
 }

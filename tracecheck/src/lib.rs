@@ -5,7 +5,8 @@
 //!   the Zipkin v2 JSON API (`POST /api/v2/spans`), the two ways BookInfo's services and Istio's
 //!   sidecars report them.
 //! * [`mesh`] emulates Istio sidecars and an ingress gateway (Zipkin/B3 or OpenTelemetry/W3C
-//!   flavour) that report their own spans, for trees "with a mesh".
+//!   flavour) that report their own spans, for trees "with a mesh", and ambient mode's ztunnel
+//!   (no spans) and waypoints.
 //! * [`tree`] checks the "complete trace tree" rules (one trace id, exactly one root, no orphan,
 //!   no duplicate span id, children inside their parent) and renders the tree as indented text
 //!   so a test can compare it with the tree it expects.

@@ -1,5 +1,7 @@
 //! An emulated Istio data plane for trace tests: sidecars and an ingress gateway that create
-//! and report spans the way Envoy does, placed in front of and behind every service.
+//! and report spans the way Envoy does, placed in front of and behind every service; and the
+//! ambient flavour, where ztunnel carries connections without a span and a waypoint, when a
+//! destination has one, is the only proxy of a hop.
 //!
 //! What it reproduces (docs/tracing-design.md, “Envoy sidecars” and “The emulated mesh”),
 //! because these are the behaviours that make or break a trace tree:
@@ -13,18 +15,30 @@
 //! * malformed ids: the hop produces no span and injects nothing, like Envoy's NullSpan;
 //! * spans are reported to a Zipkin v2 endpoint tagged `guid:x-request-id`.
 //!
+//! Ambient mode (Istio's design doc "Ambient mode: ztunnel and waypoints"):
+//! * [`Ztunnel`] forwards bytes per TCP connection and nothing else: no span, no header read or
+//!   written, no `x-request-id`; it is a [`Balancer`] with the destination's endpoints;
+//! * a waypoint ([`Role::Waypoint`]) is an Envoy on the destination side of a hop, for the
+//!   destinations attached to it: one SERVER span per request (istiod builds its listener as
+//!   inbound, and asks no upstream span of anything but gateways), with the provider's headers
+//!   read and rewritten exactly as a sidecar's;
+//! * the ingress gateway is the same Envoy gateway as in sidecar mode, and sends to the pods
+//!   directly, past any waypoint (unless a Service asks otherwise with
+//!   `istio.io/ingress-use-waypoint`, which the tests do not model).
+//!
 //! It parses headers with its own small code on purpose: sharing the services' propagation code
 //! would let a bug there hide itself.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bookinfo_testing::balancer::{Balancer, Choice};
 use tokio::net::TcpListener;
 
 /// Which tracing provider the emulated mesh is configured with.
@@ -45,6 +59,8 @@ pub enum Role {
     Inbound,
     /// A sidecar's outbound listener, behind its app: CLIENT span.
     Outbound,
+    /// An ambient waypoint, in front of the destinations attached to it: SERVER span.
+    Waypoint,
 }
 
 /// The context a proxy read from the request.
@@ -64,6 +80,7 @@ struct Proxy {
     service: Arc<str>,
     upstream: Arc<RwLock<Option<SocketAddr>>>,
     aborts: Arc<AtomicUsize>,
+    received: Arc<Mutex<Vec<HeaderMap>>>,
     client: reqwest::Client,
     report_to: Arc<str>,
 }
@@ -73,6 +90,7 @@ pub struct Sidecar {
     pub addr: SocketAddr,
     upstream: Arc<RwLock<Option<SocketAddr>>>,
     aborts: Arc<AtomicUsize>,
+    received: Arc<Mutex<Vec<HeaderMap>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -102,12 +120,14 @@ impl Sidecar {
         let addr = listener.local_addr()?;
         let upstream = Arc::new(RwLock::new(None));
         let aborts = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let proxy = Proxy {
             role,
             flavor,
             service: service.into(),
             upstream: upstream.clone(),
             aborts: aborts.clone(),
+            received: received.clone(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -122,8 +142,15 @@ impl Sidecar {
             addr,
             upstream,
             aborts,
+            received,
             task,
         })
+    }
+
+    /// The headers of every request this proxy received, as they arrived (before it wrote its
+    /// own context): what the hop before it sent.
+    pub fn received(&self) -> Vec<HeaderMap> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Where this proxy sends traffic.
@@ -309,6 +336,9 @@ async fn handle(State(proxy): State<Proxy>, mut req: Request) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let guid = header(req.headers(), "x-request-id").map(str::to_owned);
+    if let Ok(mut received) = proxy.received.lock() {
+        received.push(req.headers().clone());
+    }
 
     let incoming = extract(proxy.flavor, req.headers());
     let mut spans = Vec::new();
@@ -325,7 +355,7 @@ async fn handle(State(proxy): State<Proxy>, mut req: Request) -> Response {
         };
         let kinds: &[&'static str] = match proxy.role {
             Role::Gateway => &["SERVER", "CLIENT"],
-            Role::Inbound => &["SERVER"],
+            Role::Inbound | Role::Waypoint => &["SERVER"],
             Role::Outbound => &["CLIENT"],
         };
         for kind in kinds {
@@ -404,6 +434,33 @@ fn role_name(role: Role, kind: &str) -> &'static str {
         (Role::Gateway, _) => "gateway-upstream",
         (Role::Inbound, _) => "inbound",
         (Role::Outbound, _) => "outbound",
+        (Role::Waypoint, _) => "waypoint",
+    }
+}
+
+/// ztunnel, ambient mode's node proxy, for one destination: it carries each TCP connection to
+/// an endpoint chosen when the connection opens, and nothing else (see the module docs).
+#[derive(Debug)]
+pub struct Ztunnel(Balancer);
+
+impl Ztunnel {
+    /// Start one on a loopback port; set where it sends with [`Ztunnel::set_upstream`].
+    pub async fn start() -> std::io::Result<Self> {
+        Balancer::start(Choice::RoundRobin).await.map(Self)
+    }
+
+    /// The one endpoint (a pod, or the destination's waypoint) it carries connections to.
+    pub fn set_upstream(&self, addr: SocketAddr) {
+        self.0.set_backends(vec![addr]);
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.0.addr
+    }
+
+    pub fn port(&self) -> String {
+        self.0.port()
     }
 }
 

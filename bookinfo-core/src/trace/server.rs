@@ -31,9 +31,22 @@ pub struct RequestTrace {
     pub(super) formats: FormatSet,
     /// The caller asked for debug (forced) sampling; it travels on.
     pub(super) debug: bool,
+    /// What becomes of the `baggage` header on the way out.
+    pub(crate) baggage: OutboundBaggage,
     pub(super) tracer: SdkTracer,
     /// Held while the request's spans can still end (declared last: dropped after `cx`).
     pub(super) live: TaskTrackerToken,
+}
+
+/// What a participating service sends on as `baggage`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutboundBaggage {
+    /// `baggage` is not among the propagators read: the header is forwarded as it arrived, like
+    /// any other header on the forwarding list.
+    AsReceived,
+    /// The header was read: only its valid members within the W3C limits go on, re-encoded;
+    /// `None` when there were none (then no `baggage` header is sent).
+    Valid(Option<http::HeaderValue>),
 }
 
 impl RequestTrace {
@@ -174,11 +187,26 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     };
     let span = p.tracer.build_with_context(builder, &parent);
     let cx = parent.with_span(span);
+    if extracted.baggage_malformed {
+        tracing::debug!("dropping invalid baggage members");
+    }
+    let baggage = if p.propagation.baggage() {
+        OutboundBaggage::Valid(
+            extracted
+                .baggage
+                .as_ref()
+                .and_then(bookinfo_propagation::Baggage::header_value)
+                .and_then(|v| http::HeaderValue::from_str(&v).ok()),
+        )
+    } else {
+        OutboundBaggage::AsReceived
+    };
     let trace = RequestTrace {
         cx: cx.clone(),
         incoming: extracted.context,
         formats: p.propagation.inject_set(extracted.arrived),
         debug,
+        baggage,
         tracer: p.tracer.clone(),
         live: p.live.token(),
     };

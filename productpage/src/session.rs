@@ -290,10 +290,10 @@ pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str>
 /// `same-origin` or `none` (typed by the user), or an `Origin` that is not this host. Requests
 /// with neither header (curl, scripts, older browsers' same-origin form posts) are not.
 pub fn is_cross_site(headers: &HeaderMap, host: Option<&str>) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return true;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return true;
     }
     match headers.get(header::ORIGIN) {
         None => false,

@@ -5,10 +5,11 @@
 # `bookinfo-debian:bookworm-slim`.
 #
 # CI builds the Dockerfile with `--build-arg DEBIAN_IMAGE=bookinfo-debian:bookworm-slim`, so the
-# Dockerfile's own `runtime-base` stage (apt-get install curl, drop apt, add the bookinfo user)
-# runs for real on it, exactly as it does on the official image for users. The host's release
-# binaries link against glibc 2.36; this root filesystem is the same Debian release, so they run
-# unchanged.
+# Dockerfile's own `rootfs` stage (apt-get install curl, then docker/rootfs.sh copies out the C
+# library, curl, bash and their libraries) runs for real on it, exactly as it does on the
+# official image for users. The host's release binaries link against glibc 2.36; this root
+# filesystem is the same Debian release, so the glibc copied into the images is the one they
+# were linked against.
 #
 # Idempotent: does nothing when the image exists; the root filesystem tarball is cached under
 # $BOOKINFO_CACHE (default /var/cache/bookinfo, outside the repository) so a removed image is

@@ -174,8 +174,7 @@ impl Outbound {
         if let Some(span) = span {
             match &result {
                 Ok(resp) => span.finish(Ok(resp.status().as_u16())),
-                Err(OutboundError::Timeout { .. }) => span.finish(Err("timeout")),
-                Err(OutboundError::Transport { .. }) => span.finish(Err("transport")),
+                Err(e) => span.failed(e),
             }
         }
         result

@@ -12,7 +12,7 @@
 use http::HeaderMap;
 
 /// Headers forwarded verbatim when present, in upstream's order followed by the formats
-/// upstream forgot (see `tracing.md` A.2 for what each one is).
+/// upstream forgot (docs/tracing-design.md, “Headers we read and write”, says what each is).
 pub const FORWARDED: &[&str] = &[
     // Upstream BookInfo's list.
     "x-request-id",

@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 
 use crate::client::Outbound;
 use crate::metrics::Metrics;
-use crate::server::{self, ServerLimits};
+use tracing::Instrument;
+
+use crate::server::{self, ServerLimits, ServiceId};
 use crate::trace::{Tracing, TracingConfig};
 
 /// A service's metrics and tracing; cheap to clone.
@@ -22,6 +24,8 @@ use crate::trace::{Tracing, TracingConfig};
 pub struct Instruments {
     pub metrics: Metrics,
     pub tracing: Tracing,
+    /// Named on every log line the service writes.
+    pub id: ServiceId,
     /// Connection limits [`Instruments::serve`] applies.
     pub limits: ServerLimits,
 }
@@ -33,6 +37,7 @@ impl Instruments {
         Self {
             metrics: Metrics::new(service),
             tracing: Tracing::start(tracing),
+            id: ServiceId::new(service, &tracing.service_version),
             limits: ServerLimits::default(),
         }
     }
@@ -50,7 +55,12 @@ impl Instruments {
 
     /// `routes` with the shared middleware (see [`server::harden`]).
     pub fn harden(&self, routes: Router) -> Router {
-        server::harden(routes, self.metrics.clone(), self.tracing.clone())
+        server::harden(
+            routes,
+            self.metrics.clone(),
+            self.tracing.clone(),
+            self.id.clone(),
+        )
     }
 
     /// The `/metrics` response.
@@ -69,8 +79,13 @@ impl Instruments {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let result = server::serve_with(listener, router, shutdown, self.limits).await;
-        self.tracing.shutdown().await;
-        result
+        let span = self.id.span();
+        async move {
+            let result = server::serve_with(listener, router, shutdown, self.limits).await;
+            self.tracing.shutdown().await;
+            result
+        }
+        .instrument(span)
+        .await
     }
 }

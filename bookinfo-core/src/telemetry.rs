@@ -3,15 +3,19 @@
 //! [`init`] installs one `tracing` subscriber for the process: human-readable lines by default,
 //! one JSON object per line with `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
 //! Lines written while a request is served carry its `trace_id` and `span_id` (see
-//! [`crate::trace::server`]). Span export is per service ([`crate::trace::Tracing`]), flushed
-//! by each service's `run` after it drains; the [`TelemetryGuard`] `main` holds covers the
-//! process-wide part.
+//! [`crate::trace::server`]). Lines are written as they happen (standard output is flushed per
+//! line), so logging has nothing to flush at exit. Span export is per service
+//! ([`crate::trace::Tracing`]) and flushed by each service's `run` after it drains.
+//!
+//! The same subscriber carries the services' own spans and events into their traces
+//! ([`crate::trace::bridge`]). `RUST_LOG` filters the log lines only: what a trace shows is set
+//! per service by `TRACE_DETAIL`, so quieting the log does not empty the traces.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::{ConfigErrors, EnvReader, Lookup};
 
@@ -60,41 +64,30 @@ impl TelemetryConfig {
     }
 }
 
-/// Held by `main` for the life of the process; flushes telemetry when dropped.
-#[derive(Debug)]
-#[must_use = "dropping the guard ends telemetry export"]
-pub struct TelemetryGuard {
-    _private: (),
-}
-
 /// Install the process-wide subscriber, writing to standard output. A second call (tests, the
-/// all-in-one launcher) keeps the first subscriber and still returns a guard.
+/// all-in-one launcher) keeps the first subscriber.
 ///
 /// Text lines are coloured only when standard output is a terminal: a log file or a container's
 /// log collector gets plain text, not escape codes.
-pub fn init(config: &TelemetryConfig) -> TelemetryGuard {
+pub fn init(config: &TelemetryConfig) {
     let colour = std::io::stdout().is_terminal();
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match config.log_format {
-        LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(true)
-                    .with_ansi(colour),
-            )
-            .try_init(),
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_ansi(false)
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .try_init(),
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(colour)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_ansi(false)
+            .flatten_event(true)
+            .with_current_span(true)
+            .boxed(),
     };
-    TelemetryGuard { _private: () }
+    let _ = tracing_subscriber::registry()
+        .with(lines.with_filter(filter))
+        .with(crate::trace::bridge::layer())
+        .try_init();
 }
 
 #[cfg(test)]

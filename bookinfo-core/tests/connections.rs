@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::{get, post};
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{ServerLimits, harden, serve_with};
+use bookinfo_core::server::{ServerLimits, ServiceId, harden, serve_with};
 use bookinfo_core::trace::Tracing;
 use bookinfo_testing::raw::{self, closed_within, connect, read_response, send};
 use bookinfo_testing::{Spawned, spawn};
@@ -46,7 +46,12 @@ fn router(slow: Duration, started: Arc<Notify>) -> Router {
                 }
             }),
         );
-    harden(routes, Metrics::new("t"), Tracing::pass_through())
+    harden(
+        routes,
+        Metrics::new("t"),
+        Tracing::pass_through(),
+        ServiceId::new("t", "v1"),
+    )
 }
 
 async fn start(limits: ServerLimits) -> Spawned {

@@ -105,7 +105,8 @@ mod hop {
 
     #[test]
     fn x_ot_span_context_is_re_encoded_with_the_new_span() {
-        // tracing.md A.3: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled, user=jason.
+        // docs/tracing-design.md, “x-ot-span-context”: trace a3ce929d0e0e4736, span
+        // 00f067aa0ba902b7, sampled, user=jason.
         let incoming = headers(&[(
             "x-ot-span-context",
             "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==",

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use axum::Router;
 use axum::routing::{get, post};
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{BODY_LIMIT, harden, serve};
+use bookinfo_core::server::{BODY_LIMIT, ServiceId, harden, serve};
 use bookinfo_core::trace::Tracing;
 use bookinfo_testing::spawn;
 
@@ -18,7 +18,12 @@ fn router(metrics: Metrics) -> Router {
     let routes = Router::new()
         .route("/echo", post(|body: String| async move { body }))
         .route("/metrics", get(move || async move { m.response() }));
-    harden(routes, metrics, Tracing::pass_through())
+    harden(
+        routes,
+        metrics,
+        Tracing::pass_through(),
+        ServiceId::new("t", "v1"),
+    )
 }
 
 #[tokio::test]
@@ -117,7 +122,12 @@ fn slow(delay: Duration) -> (Router, Arc<Notify>) {
         }),
     );
     (
-        harden(routes, Metrics::new("t"), Tracing::pass_through()),
+        harden(
+            routes,
+            Metrics::new("t"),
+            Tracing::pass_through(),
+            ServiceId::new("t", "v1"),
+        ),
         started,
     )
 }

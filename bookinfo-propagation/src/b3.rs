@@ -3,7 +3,7 @@
 //!
 //! Written here rather than taken from `opentelemetry-zipkin` because that propagator turns a
 //! deferred decision into "deny", drops debug, pads 64-bit trace ids and writes `b3: 0` from an
-//! empty context (tracing.md C.4). Rules kept here:
+//! empty context (docs/tracing-design.md, “Why our own propagators”). Rules kept here:
 //!
 //! * trace ids are 16 or 32 hex digits, span ids 16; all-zero ids are invalid;
 //! * hex is accepted in either case and always written lower-case: Envoy parses B3 ids as numbers

@@ -1,13 +1,14 @@
 //! `uber-trace-id`: the Jaeger clients' header, `{trace}:{span}:{parent}:{flags}`.
 //!
-//! The OpenTelemetry Jaeger propagator is not available for the OpenTelemetry version in use
-//! (tracing.md C.1) and stores `uberctx-*` baggage in the trace state, leaking it into
-//! `tracestate` (C.4), so the format is handled here. Rules: ids are hex that may omit leading
-//! zeros (Jaeger clients print them with `%x`), in either case; a trace id longer than 16 digits
-//! is 128-bit, otherwise 64-bit, and the width is kept on inject; the parent field is deprecated
-//! and always written as `0`; flags are hex, bit 1 sampled, bit 2 debug (debug implies sampled);
-//! the value may arrive URL-encoded (`%3A` for `:`), which some HTTP stacks do. `uberctx-*`
-//! baggage headers are not touched: they are forwarded verbatim with the other request headers.
+//! The OpenTelemetry Jaeger propagator is not available for the OpenTelemetry version in use and
+//! stores `uberctx-*` baggage in the trace state, leaking it into `tracestate`
+//! (docs/tracing-design.md, “Why our own propagators”), so the format is handled here. Rules: ids
+//! are hex that may omit leading zeros (Jaeger clients print them with `%x`), in either case; a
+//! trace id longer than 16 digits is 128-bit, otherwise 64-bit, and the width is kept on inject;
+//! the parent field is deprecated and always written as `0`; flags are hex, bit 1 sampled, bit 2
+//! debug (debug implies sampled); the value may arrive URL-encoded (`%3A` for `:`), which some HTTP
+//! stacks do. `uberctx-*` baggage headers are not touched: they are forwarded verbatim with the
+//! other request headers.
 
 use http::HeaderMap;
 use http::header::HeaderName;

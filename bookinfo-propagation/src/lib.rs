@@ -4,11 +4,13 @@
 //! Why this exists instead of the OpenTelemetry propagators: the Rust B3 propagator turns a
 //! deferred decision into "deny", drops debug and writes `b3: 0` from an empty context; the
 //! composite propagator lets the *last* valid format win; and nothing reads `x-ot-span-context`,
-//! `ot-tracer-*` or, for the OpenTelemetry version in use, `uber-trace-id` (tracing.md C.3, C.4).
+//! `ot-tracer-*` or, for the OpenTelemetry version in use, `uber-trace-id`
+//! (docs/tracing-design.md, “Why our own propagators”).
 //! This module is plain data and header code with no OpenTelemetry dependency; the telemetry
 //! layer maps [`TraceContext`] onto OpenTelemetry's span context.
 //!
-//! The algorithm pieces of tracing.md Part B live here in one place:
+//! The per-request rules of docs/tracing-design.md (“Precedence”, “The mirror rule”) live here
+//! in one place:
 //!
 //! * [`Propagation`]: which formats are read, in what precedence, and which are written when no
 //!   format arrived (parsed from an `OTEL_PROPAGATORS`-style list).

@@ -1,14 +1,14 @@
 //! `ot-tracer-*`: the OpenTracing basic-tracer headers (Lightstep's "LIGHTSTEP" propagation
 //! mode, OpenTelemetry's `ottrace` propagator).
 //!
-//! No Rust propagator exists for it (tracing.md C.3). Rules: `ot-tracer-traceid` is 16 or 32
-//! hex digits of which only the low 64 bits are kept — the format is 64-bit at heart, and keeping
-//! exactly what is re-injected means every hop we produce agrees on the id; `ot-tracer-spanid` is
-//! 16 hex digits; `ot-tracer-sampled` is `true`/`false` (or `1`/`0`, as some tracers write) and
-//! its absence means deferred. Hex is accepted in either case (the ids are numbers) and written
-//! lower-case. On inject the trace id is 16 digits and the decision `true`/`false`; debug is
-//! written as `true`, deferred leaves the header out. `ot-baggage-*` headers are not touched:
-//! they are forwarded verbatim with the other request headers.
+//! No Rust propagator exists for it (docs/tracing-design.md, “Why our own propagators”). Rules:
+//! `ot-tracer-traceid` is 16 or 32 hex digits of which only the low 64 bits are kept — the format
+//! is 64-bit at heart, and keeping exactly what is re-injected means every hop we produce agrees on
+//! the id; `ot-tracer-spanid` is 16 hex digits; `ot-tracer-sampled` is `true`/`false` (or `1`/`0`,
+//! as some tracers write) and its absence means deferred. Hex is accepted in either case (the ids
+//! are numbers) and written lower-case. On inject the trace id is 16 digits and the decision
+//! `true`/`false`; debug is written as `true`, deferred leaves the header out. `ot-baggage-*`
+//! headers are not touched: they are forwarded verbatim with the other request headers.
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};

@@ -4,8 +4,9 @@
 //! The value is standard base64 of Lightstep's protobuf `BinaryCarrier`, whose field 2 is a
 //! `BasicTracerCarrier { fixed64 trace_id = 1; fixed64 span_id = 2; bool sampled = 3;
 //! map<string, string> baggage_items = 4; }` (lightstep-tracer-cpp `lightstep_carrier.proto`,
-//! tracing.md A.3). No maintained Rust crate reads it, and pulling in a protobuf stack for four
-//! fields is not worth it, so the wire format is decoded and encoded by hand here.
+//! docs/tracing-design.md, “x-ot-span-context”). No maintained Rust crate reads it, and pulling
+//! in a protobuf stack for four fields is not worth it, so the wire format is decoded and encoded
+//! by hand here.
 //!
 //! Only 64 bits of trace id fit: extracted ids are 64-bit, and injecting a 128-bit id writes its
 //! low half. There is no parent and no "deferred" or "debug": debug is written as sampled,
@@ -228,7 +229,8 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    /// tracing.md A.3: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled.
+    /// The worked example of docs/tracing-design.md, “x-ot-span-context”: trace
+    /// a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled.
     const EXAMPLE: &str = "EhQJNkcODp2SzqMRtwKpC6pn8AAYAQ==";
     /// The same with baggage `user=jason`.
     const EXAMPLE_BAGGAGE: &str = "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==";

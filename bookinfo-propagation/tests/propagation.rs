@@ -1,7 +1,8 @@
 //! End-to-end tests of the propagation module through its public API: precedence, the mirror
 //! set, malformed input, sampling semantics, width preservation, stripping, and property tests
 //! that every format reads back exactly what it wrote (within what the format can express).
-//! Expected header values come from the format specifications and tracing.md, not from runs.
+//! Expected header values come from the format specifications and docs/tracing-design.md, not
+//! from runs.
 
 use bookinfo_propagation::{
     Format, FormatSet, Propagation, Sampling, SpanId, TraceContext, TraceId, TraceState, extract,

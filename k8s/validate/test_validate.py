@@ -7,7 +7,9 @@ Run from the repository root:  python3 -m pytest -q k8s/validate
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -195,6 +197,15 @@ def test_image_of_another_service_fails(tree):
     assert rules(report) <= {"image", "env"}
 
 
+def test_load_generator_with_another_tag_or_an_open_security_context_fails(tree):
+    def change(docs):
+        dep = find(docs, "Deployment", "bookinfo-load")
+        container(dep)["image"] = "ghcr.io/bookinfo-rs/bookinfo-load:0.0.9"
+        del container(dep)["securityContext"]
+    edit(tree, "load/bookinfo-load.yaml", change)
+    assert rules(check(tree)) == {"image", "security-context"}
+
+
 def test_env_var_the_code_does_not_read_fails(tree):
     def change(docs):
         container(find(docs, "Deployment", "reviews-v3"))["env"].append(
@@ -258,8 +269,11 @@ def test_overlay_setting_an_unread_variable_fails(tree):
     path = tree / "observability/otel/tracing-env.yaml"
     path.write_text(path.read_text().replace("OTEL_PROPAGATORS", "PROPAGATORS"))
     report = check(tree, build=True)
-    assert rules(report) == {"env"}
+    # Without OTEL_PROPAGATORS the services read B3 first, which the OpenTelemetry provider at
+    # the waypoints of ambient/otel (built on this overlay) does not rewrite.
+    assert rules(report) == {"env", "tracing"}
     assert all("(built)" in p.file for p in report.problems)
+    assert {p.file for p in report.problems if p.rule == "tracing"} == {"ambient/otel (built)"}
 
 
 def test_validator_cli_exit_codes(tree, capsys):
@@ -324,3 +338,182 @@ def test_custom_resource_without_a_kept_crd_fails(tree):
     report = check(tree)
     assert rules(report) == {"schema"}
     assert any("k8s/validate/schemas" in p.message for p in report.problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Ambient mode (k8s/ambient)
+
+
+def kustomize(path: Path) -> list[dict]:
+    run = subprocess.run([v.kubectl(), "kustomize", str(path)], capture_output=True, text=True,
+                         check=True)
+    return [o for o in yaml.safe_load_all(run.stdout) if o]
+
+
+@pytest.mark.parametrize("overlay, provider, first_format", [
+    ("ambient", None, None),
+    ("ambient/zipkin", "zipkin", "b3multi"),
+    ("ambient/otel", "otel-tracing", "tracecontext"),
+])
+def test_ambient_overlays_enrol_the_namespace_and_trace_both_waypoints(
+    overlay, provider, first_format
+):
+    objs = kustomize(v.K8S / overlay)
+    by = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    ns = by[("Namespace", "default")]["metadata"]["labels"]
+    assert ns == {"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "waypoint"}
+    assert by[("Service", "reviews")]["metadata"]["labels"]["istio.io/use-waypoint"] == (
+        "reviews-svc-waypoint")
+    for name in ("waypoint", "reviews-svc-waypoint"):
+        gw = by[("Gateway", name)]
+        assert gw["apiVersion"] == "gateway.networking.k8s.io/v1"
+        assert gw["spec"]["gatewayClassName"] == "istio-waypoint"
+        assert gw["metadata"]["labels"]["istio.io/waypoint-for"] in ("service", "all")
+        assert {"name": "mesh", "port": 15008, "protocol": "HBONE"} in gw["spec"]["listeners"]
+    # No sidecar anywhere: the Deployments are BookInfo's own, four services, six versions.
+    assert sorted(n for k, n in by if k == "Deployment") == [
+        "details-v1", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"]
+    telemetry = [o for o in objs if o["kind"] == "Telemetry"]
+    if provider is None:
+        assert telemetry == []
+        return
+    [tel] = telemetry
+    assert tel["apiVersion"] == "telemetry.istio.io/v1"
+    assert sorted((r["group"], r["kind"], r["name"]) for r in tel["spec"]["targetRefs"]) == [
+        ("gateway.networking.k8s.io", "Gateway", "reviews-svc-waypoint"),
+        ("gateway.networking.k8s.io", "Gateway", "waypoint"),
+    ]
+    assert tel["spec"]["tracing"] == [
+        {"providers": [{"name": provider}], "randomSamplingPercentage": 100.0}]
+    for dep in (o for o in objs if o["kind"] == "Deployment"):
+        env = {e["name"]: e.get("value") for e in container(dep)["env"]}
+        assert v.first_trace_format(env["OTEL_PROPAGATORS"]) == first_format
+
+
+def test_ambient_files_are_checked_against_the_crds(tree):
+    def change(docs):
+        docs[0]["spec"]["listeners"][0]["tunnel"] = "hbone"
+    edit(tree, "ambient/waypoints/waypoint.yaml", change)
+    edit(tree, "ambient/zipkin/telemetry-waypoints.yaml",
+         lambda docs: docs[0]["spec"]["tracing"][0].update({"samplingPercentage": 100}))
+    report = check(tree)
+    assert rules(report) == {"schema"}
+    assert {p.file for p in report.problems} == {
+        "ambient/waypoints/waypoint.yaml", "ambient/zipkin/telemetry-waypoints.yaml"}
+
+
+def test_core_objects_of_the_ambient_overlays_are_checked_strictly(tree):
+    edit(tree, "ambient/waypoints/namespace.yaml",
+         lambda docs: docs[0].update({"spec": {"finalizer": ["kubernetes"]}}))
+    assert rules(check(tree)) == {"schema"}
+
+
+def test_waypoint_without_an_hbone_listener_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["listeners"][0].update({"protocol": "HTTP", "port": 80})
+    edit(tree, "ambient/waypoints/reviews-svc-waypoint.yaml", change)
+    report = check(tree)
+    assert rules(report) == {"waypoint"}
+    assert any("15008" in p.message for p in report.problems)
+
+
+def test_namespace_label_naming_no_waypoint_fails(tree):
+    edit(tree, "ambient/waypoints/namespace.yaml",
+         lambda docs: docs[0]["metadata"]["labels"].update({"istio.io/use-waypoint": "waypoints"}))
+    report = check(tree)
+    assert rules(report) == {"waypoint"}
+    assert any("'waypoints'" in p.message for p in report.problems)
+
+
+def test_service_label_naming_no_waypoint_fails_in_the_builds(tree):
+    edit(tree, "ambient/waypoints/reviews-use-waypoint.yaml",
+         lambda docs: docs[0]["metadata"]["labels"].update(
+             {"istio.io/use-waypoint": "reviews-waypoint"}))
+    assert rules(check(tree)) == set()  # the label only exists once the patch is applied
+    report = check(tree, build=True)
+    assert rules(report) == {"waypoint"}
+    messages = " ".join(p.message for p in report.problems)
+    assert "'reviews-waypoint' names no waypoint" in messages
+    assert "uses waypoint 'reviews-svc-waypoint'" in messages  # now unused
+    assert all("(built)" in p.file for p in report.problems)
+
+
+def test_waypoint_for_workloads_used_by_a_service_fails(tree):
+    edit(tree, "ambient/waypoints/reviews-svc-waypoint.yaml",
+         lambda docs: docs[0]["metadata"]["labels"].update({"istio.io/waypoint-for": "workload"}))
+    report = check(tree, build=True)
+    assert rules(report) == {"waypoint"}
+    assert any("bypasses" in p.message for p in report.problems)
+
+
+def test_ambient_namespace_that_also_injects_sidecars_fails(tree):
+    edit(tree, "ambient/waypoints/namespace.yaml",
+         lambda docs: docs[0]["metadata"]["labels"].update({"istio-injection": "enabled"}))
+    assert rules(check(tree)) == {"waypoint"}
+
+
+def test_telemetry_targeting_an_undefined_waypoint_fails(tree):
+    def change(docs):
+        docs[0]["spec"]["targetRefs"][1]["name"] = "reviews-waypoint"
+    edit(tree, "ambient/otel/telemetry-waypoints.yaml", change)
+    report = check(tree, build=True)
+    assert "dangling-target" in rules(report)
+    # ... and reviews-svc-waypoint is left untraced in the otel build.
+    assert rules(report) == {"dangling-target", "tracing"}
+
+
+def test_waypoint_left_out_of_the_telemetry_fails(tree):
+    edit(tree, "ambient/zipkin/telemetry-waypoints.yaml",
+         lambda docs: docs[0]["spec"]["targetRefs"].pop())
+    assert rules(check(tree)) == set()
+    report = check(tree, build=True)
+    assert rules(report) == {"tracing"}
+    assert any("'reviews-svc-waypoint' is targeted by no Telemetry" in p.message
+               for p in report.problems)
+
+
+def test_waypoints_reporting_to_another_backend_than_the_services_fails(tree):
+    # Zipkin overlay services with the OpenTelemetry provider at the waypoints: other backend,
+    # and the services would read B3, which that provider leaves stale.
+    edit(tree, "ambient/zipkin/telemetry-waypoints.yaml",
+         lambda docs: docs[0]["spec"]["tracing"][0]["providers"][0].update(
+             {"name": "otel-tracing"}))
+    report = check(tree, build=True)
+    assert rules(report) == {"tracing"}
+    messages = " ".join(p.message for p in report.problems)
+    assert "opentelemetry-collector.observability" in messages
+    assert "reads 'b3multi' first" in messages
+
+
+def test_telemetry_with_both_selector_and_target_refs_fails(tree):
+    edit(tree, "ambient/otel/telemetry-waypoints.yaml",
+         lambda docs: docs[0]["spec"].update({"selector": {"matchLabels": {"app": "reviews"}}}))
+    assert rules(check(tree)) == {"schema"}
+
+
+def test_component_used_by_no_kustomization_fails(tree):
+    shutil.copytree(tree / "ambient/waypoints", tree / "ambient/spare")
+    report = check(tree, build=True)
+    assert rules(report) == {"kustomize"}
+    assert [p.file for p in report.problems] == ["ambient/spare"]
+
+
+def test_default_first_format_is_the_services_own():
+    src = (v.REPO / v.PROPAGATION_SOURCE).read_text()
+    default = re.search(r"impl Default for Propagation \{.*?read: vec!\[\s*Format::(\w+)", src,
+                        re.S)
+    assert default, f"no default read order found in {v.PROPAGATION_SOURCE}"
+    name = re.search(rf"Format::{default[1]} => \"(\w+)\"", src)
+    assert name and name[1] == v.DEFAULT_FIRST_FORMAT
+
+
+def test_first_trace_format_follows_the_services_parser():
+    assert v.first_trace_format("") == "b3"  # the default precedence
+    assert v.first_trace_format("baggage, TraceContext,b3") == "tracecontext"
+    assert v.first_trace_format("baggage") is None
+
+
+def test_namespace_wide_telemetry_traces_every_waypoint(tree):
+    edit(tree, "ambient/zipkin/telemetry-waypoints.yaml",
+         lambda docs: docs[0]["spec"].pop("targetRefs"))
+    assert check(tree, build=True).problems == []

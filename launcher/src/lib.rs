@@ -69,6 +69,15 @@ pub enum Service {
     Ratings,
 }
 
+impl Service {
+    pub const ALL: [Self; 4] = [
+        Self::Productpage,
+        Self::Details,
+        Self::Reviews,
+        Self::Ratings,
+    ];
+}
+
 /// How to run the stack.
 #[derive(Debug, Clone)]
 pub struct StackOptions {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Screenshots of /productpage in headless Chromium for six cases, written to
+# Screenshots of /productpage in headless Chromium for six cases (and one with its trace link,
+# docs/screenshots/trace-link.png), written to
 # docs/screenshots/productpage-<case>.png. Run from the workspace root:
 #     bash productpage/scripts/screenshots.sh
 set -euo pipefail
@@ -39,3 +40,8 @@ for case in anonymous jason v1 v2 v3 down; do
   echo "wrote docs/screenshots/productpage-$case.png"
   i=$((i + 1))
 done
+
+# The page with its trace link (TRACE_UI_URL), taken by the browser test in a participating setup.
+TRACE_LINK_SCREENSHOT="$out/trace-link.png" \
+  cargo test -q -p productpage --test browser the_trace_link_in_a_real_browser >/dev/null
+echo "wrote docs/screenshots/trace-link.png"

@@ -131,6 +131,9 @@ impl Backends {
         let mut status = 500;
         let mut fetched = None;
         for attempt in 0..REVIEWS_ATTEMPTS {
+            if attempt > 0 {
+                tracing::warn!(destination = "reviews", attempt, "retrying");
+            }
             match self.attempt("reviews", &url, forward, attempt).await {
                 Attempt::Json(body) => {
                     fetched = Some(Fetched { status: 200, body });
@@ -181,9 +184,10 @@ impl Backends {
             let id = id.to_owned();
             // Each flood call carries the request's trace: its spans hang under this request.
             let forward = forward.clone();
-            calls.spawn(async move {
+            // `carry`: what the call logs still lands in this request's trace.
+            calls.spawn(bookinfo_core::trace::carry(async move {
                 backends.reviews(&id, &forward).await;
-            });
+            }));
         }
         while calls.join_next().await.is_some() {}
     }

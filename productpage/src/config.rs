@@ -50,7 +50,13 @@ pub struct Config {
     pub tracing: TracingConfig,
     /// Connection limits (`SERVER_*`).
     pub server: ServerLimits,
+    /// `TRACE_UI_URL`: where a trace is shown, with `{trace_id}` where its id goes (e.g.
+    /// `http://localhost:16686/trace/{trace_id}`); the product page links to its own trace.
+    pub trace_ui_url: Option<String>,
 }
+
+/// What `TRACE_UI_URL` must contain.
+pub const TRACE_ID_PLACEHOLDER: &str = "{trace_id}";
 
 impl Config {
     /// Read and validate every variable, reporting all problems at once.
@@ -82,6 +88,17 @@ impl Config {
             env.error("SESSION_LIFETIME_SECONDS", "must be at least 1");
         }
         let session_cookie_secure = env.exactly_true("SESSION_COOKIE_SECURE");
+        let trace_ui_url = env
+            .optional("TRACE_UI_URL")
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = &trace_ui_url
+            && !url.contains(TRACE_ID_PLACEHOLDER)
+        {
+            env.error(
+                "TRACE_UI_URL",
+                format!("must contain {TRACE_ID_PLACEHOLDER}, where the trace id goes"),
+            );
+        }
         let version = if flood_factor > 0 { "v-flooding" } else { "v1" };
         let tracing = TracingConfig::read(&mut env, "productpage", version);
         let server = ServerLimits::read(&mut env);
@@ -96,6 +113,7 @@ impl Config {
             session_cookie_secure,
             tracing,
             server,
+            trace_ui_url,
         })
     }
 }
@@ -153,5 +171,24 @@ mod tests {
         assert!(errors.mentions("BACKEND_TIMEOUT_SECONDS"));
         assert!(errors.mentions("SESSION_SECRET"));
         assert!(errors.mentions("SESSION_LIFETIME_SECONDS"));
+    }
+
+    #[test]
+    fn the_trace_link_template_needs_its_placeholder() {
+        let empty: [(&str, &str); 0] = [];
+        assert_eq!(Config::from_env(&empty).unwrap().trace_ui_url, None);
+        let set = [("TRACE_UI_URL", "http://localhost:16686/trace/{trace_id}")];
+        assert_eq!(
+            Config::from_env(&set).unwrap().trace_ui_url.as_deref(),
+            Some("http://localhost:16686/trace/{trace_id}")
+        );
+        let blank = [("TRACE_UI_URL", "")];
+        assert_eq!(Config::from_env(&blank).unwrap().trace_ui_url, None);
+        let without = [("TRACE_UI_URL", "http://localhost:16686/search")];
+        assert!(
+            Config::from_env(&without)
+                .unwrap_err()
+                .mentions("TRACE_UI_URL")
+        );
     }
 }

@@ -37,6 +37,24 @@ struct ProductPage {
     details_error: &'static str,
     reviews: Option<ReviewsView>,
     reviews_error: &'static str,
+    trace: Option<TraceLink>,
+}
+
+/// This page view's trace, linked into the tracing UI (`TRACE_UI_URL`).
+#[derive(Debug, PartialEq)]
+pub struct TraceLink {
+    pub id: String,
+    pub url: String,
+}
+
+/// The link to `trace_id` through `template`, or nothing when either is missing.
+pub fn trace_link(template: Option<&str>, trace_id: Option<String>) -> Option<TraceLink> {
+    let template = template?;
+    let id = trace_id?;
+    Some(TraceLink {
+        url: template.replace(crate::config::TRACE_ID_PLACEHOLDER, &id),
+        id,
+    })
 }
 
 /// The five details fields the page shows (author, year and ISBN-13 are not shown, as upstream).
@@ -102,6 +120,10 @@ pub async fn product_page(
         .flood_reviews(PRODUCT_ID, &outbound, state.config.flood_factor)
         .await;
     let reviews = backends.reviews(PRODUCT_ID, &outbound).await;
+    let trace = trace_link(
+        state.config.trace_ui_url.as_deref(),
+        outbound.trace.as_ref().and_then(|t| t.sampled_trace_id()),
+    );
     let page = ProductPage {
         user,
         title: TITLE,
@@ -110,8 +132,11 @@ pub async fn product_page(
         details_error: DETAILS_UNAVAILABLE,
         reviews: reviews.ok().then(|| reviews_view(&reviews.body)),
         reviews_error: REVIEWS_UNAVAILABLE,
+        trace,
     };
-    let mut resp = Html(page.render()?).into_response();
+    // A span of its own with TRACE_DETAIL=full.
+    let html = tracing::debug_span!("render productpage").in_scope(|| page.render())?;
+    let mut resp = Html(html).into_response();
     resp.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Cookie"));
     Ok(resp)

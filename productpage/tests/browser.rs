@@ -55,6 +55,72 @@ async fn sign_in_and_out_in_a_real_browser() {
     );
 }
 
+/// In participating mode with `TRACE_UI_URL`, the page shows its trace id as a visible link into
+/// the tracing UI, whose address carries the same id. With `TRACE_LINK_SCREENSHOT=<file>` the
+/// page is saved there as a PNG (productpage/scripts/screenshots.sh writes
+/// docs/screenshots/trace-link.png so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_link_in_a_real_browser() {
+    let Some(browser) = find_chromium() else {
+        eprintln!(
+            "\n*** SKIPPED: chromium not found (install the Debian package `chromium`) ***\n"
+        );
+        return;
+    };
+    let backends = Backends::healthy().await;
+    let sink = bookinfo_testing::FakeServer::always(bookinfo_testing::Reply::status(200)).await;
+    let endpoint = sink.base_url();
+    let template = "http://localhost:16686/trace/{trace_id}";
+    let app = spawn_with(
+        &backends,
+        &[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("TRACE_UI_URL", template),
+        ],
+    )
+    .await;
+    let url = app.url("/productpage");
+    let shot_to = std::env::var_os("TRACE_LINK_SCREENSHOT").map(std::path::PathBuf::from);
+    let (id, href) = tokio::task::spawn_blocking(move || {
+        let profile =
+            std::env::temp_dir().join(format!("productpage-trace-link-{}", std::process::id()));
+        let mut chromium = Browser::launch(&browser, &profile, &url);
+        let mut page = chromium.page();
+        page.wait_for(
+            "document.readyState === 'complete' && !!document.getElementById('trace-link')",
+        );
+        let link = page.eval(
+            "(() => { const a = document.getElementById('trace-link');
+                     const box = a.getBoundingClientRect();
+                     return [a.textContent, a.getAttribute('href'), box.width > 0 && box.height > 0]; })()",
+        );
+        assert_eq!(link[2], json!(true), "the link is visible");
+        if let Some(path) = shot_to {
+            page.eval("document.getElementById('trace-link').scrollIntoView({block: 'center'})");
+            std::fs::write(&path, page.screenshot()).unwrap();
+        }
+        drop(page);
+        chromium.stop();
+        (
+            link[0].as_str().unwrap().to_owned(),
+            link[1].as_str().unwrap().to_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(href, format!("http://localhost:16686/trace/{id}"));
+    let sent = backends.details.requests().pop().unwrap();
+    let traceparent = sent.header("traceparent").unwrap();
+    assert_eq!(
+        traceparent.split('-').nth(1),
+        Some(id.as_str()),
+        "the trace the page made"
+    );
+}
+
 fn drive(browser: &str, url: &str) {
     let profile = std::env::temp_dir().join(format!("productpage-browser-{}", std::process::id()));
     let mut chromium = Browser::launch(browser, &profile, url);
@@ -255,13 +321,20 @@ struct Page {
 impl Page {
     /// Evaluate `expression` in the page; `Err` while the page is navigating or on an exception.
     fn try_eval(&mut self, expression: &str) -> Result<Value, String> {
+        let params =
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true });
+        let result = self.call("Runtime.evaluate", params)?;
+        if let Some(exception) = result.get("exceptionDetails") {
+            return Err(exception.to_string());
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// Send one DevTools command and return its result.
+    fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
         let id = self.next_id;
         self.next_id += 1;
-        let command = json!({
-            "id": id,
-            "method": "Runtime.evaluate",
-            "params": { "expression": expression, "returnByValue": true, "awaitPromise": true },
-        });
+        let command = json!({ "id": id, "method": method, "params": params });
         self.socket
             .send(Message::text(command.to_string()))
             .map_err(|e| e.to_string())?;
@@ -277,11 +350,20 @@ impl Page {
             if let Some(error) = reply.get("error") {
                 return Err(error.to_string());
             }
-            if let Some(exception) = reply["result"].get("exceptionDetails") {
-                return Err(exception.to_string());
-            }
-            return Ok(reply["result"]["result"]["value"].clone());
+            return Ok(reply["result"].clone());
         }
+    }
+
+    /// The visible part of the page as PNG bytes.
+    fn screenshot(&mut self) -> Vec<u8> {
+        use base64::Engine as _;
+        let shot = self
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .unwrap_or_else(|e| panic!("screenshot: {e}"));
+        let data = shot["data"].as_str().expect("PNG data");
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("base64 PNG")
     }
 
     fn eval(&mut self, expression: &str) -> Value {

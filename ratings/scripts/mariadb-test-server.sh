@@ -11,7 +11,8 @@
 #
 #   export BOOKINFO_TEST_MYSQL=127.0.0.1:13306:root:password
 #
-# Stop it with: kill "$(cat DIR/mariadbd.pid)"
+# Stop it with: kill "$(cat DIR/mariadbd.pid)" (scripts/test.sh does, on exit). Installs nothing:
+# `make deps` does that.
 set -euo pipefail
 
 dir="${1:-/tmp/bookinfo-mariadb}"
@@ -29,14 +30,8 @@ say() { echo "mariadb-test-server: $*" >&2; }
 
 [[ -f "$init_sql" ]] || die "missing $init_sql"
 
-if ! command -v mariadbd >/dev/null 2>&1 && [[ ! -x /usr/sbin/mariadbd ]]; then
-  say "mariadbd not found; installing mariadb-server"
-  [[ "$(id -u)" -eq 0 ]] || die "need root to apt-get install mariadb-server"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client
-fi
 export PATH="$PATH:/usr/sbin:/usr/bin"
-command -v mariadbd >/dev/null || die "mariadbd still not found after installation"
+command -v mariadbd >/dev/null || die "mariadbd not found (make deps installs mariadb-server)"
 command -v mariadb >/dev/null || die "mariadb client not found"
 
 # Run as `mysql` when we are root (mariadbd refuses root unless told otherwise); as the

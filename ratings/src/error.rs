@@ -31,6 +31,23 @@ pub enum RatingsError {
 }
 
 impl RatingsError {
+    /// The path of the variant, e.g. `ratings::RatingsError::SelectFailed`.
+    fn path(&self) -> &'static str {
+        match self {
+            RatingsError::BadProductId => "ratings::RatingsError::BadProductId",
+            RatingsError::BadRatingsJson => "ratings::RatingsError::BadRatingsJson",
+            RatingsError::RatingsTooLarge => "ratings::RatingsError::RatingsTooLarge",
+            RatingsError::StoreFull => "ratings::RatingsError::StoreFull",
+            RatingsError::PostNotImplemented => "ratings::RatingsError::PostNotImplemented",
+            RatingsError::Unavailable => "ratings::RatingsError::Unavailable",
+            RatingsError::DatabaseUnreachable { .. } => {
+                "ratings::RatingsError::DatabaseUnreachable"
+            }
+            RatingsError::SelectFailed { .. } => "ratings::RatingsError::SelectFailed",
+            RatingsError::LoadFailed { .. } => "ratings::RatingsError::LoadFailed",
+        }
+    }
+
     fn status_and_message(&self) -> (StatusCode, &'static str) {
         match self {
             RatingsError::BadProductId => {
@@ -75,7 +92,8 @@ impl IntoResponse for RatingsError {
             RatingsError::DatabaseUnreachable { cause }
             | RatingsError::SelectFailed { cause }
             | RatingsError::LoadFailed { cause } => {
-                tracing::error!(%cause, "{message}");
+                // In a trace, `error.type` is the exception's type.
+                tracing::error!(error.type = self.path(), %cause, "{message}");
             }
             _ => {}
         }

@@ -53,16 +53,31 @@ impl Faults {
     }
 
     /// Apply the fault, if any, to a `GET /ratings/<id>`: fail it, delay it, or let it through.
+    /// Each injected fault is logged as a warning, so that the request's trace says why it
+    /// failed or was late (an event on ratings' SERVER span).
     pub async fn before_get(&self) -> Result<(), RatingsError> {
         match &self.kind {
-            Kind::Faulty { probability } if coin(*probability) => Err(RatingsError::Unavailable),
+            Kind::Faulty { probability } if coin(*probability) => {
+                tracing::warn!(fault = "abort", "injected fault: answering 503");
+                Err(RatingsError::Unavailable)
+            }
             Kind::Delayed { probability, delay } if coin(*probability) => {
+                tracing::warn!(
+                    fault = "delay",
+                    delay_s = delay.as_secs_f64(),
+                    "injected fault: answering late"
+                );
                 tokio::time::sleep(*delay).await;
                 Ok(())
             }
             Kind::Unavailable { period } | Kind::Unhealthy { period }
                 if in_failing_phase(self.started.elapsed(), *period) =>
             {
+                tracing::warn!(
+                    fault = "unavailable",
+                    period_s = period.as_secs_f64(),
+                    "injected fault: unavailable for this period"
+                );
                 Err(RatingsError::Unavailable)
             }
             _ => Ok(()),

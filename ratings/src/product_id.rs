@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn upstream_examples() {
-        // Spec 1.4.1 / behaviours 74 and 75.
+        // docs/compatibility.md, items 74 and 75.
         assert_eq!(id("/ratings/0").as_deref(), Some("0"));
         assert_eq!(id("/ratings/1abc").as_deref(), Some("1"));
         assert_eq!(id("/ratings/2.9").as_deref(), Some("2"));

@@ -1,7 +1,7 @@
-//! Proof that one request is one complete trace tree (tracing.md A.7), in every setup a user can
-//! have: no mesh, an Istio mesh with the Zipkin (B3) or the OpenTelemetry (W3C) provider, and
-//! callers that speak each supported trace format — and that the services' own span ids never
-//! leave holes.
+//! Proof that one request is one complete trace tree (docs/tracing-design.md, “Tree rules”), in
+//! every setup a user can have: no mesh, an Istio mesh with the Zipkin (B3) or the OpenTelemetry
+//! (W3C) provider, and callers that speak each supported trace format — and that the services' own
+//! span ids never leave holes.
 //!
 //! All four real services run in participating mode, exporting OTLP to an in-test collector;
 //! the emulated sidecars and gateway report Zipkin spans to the same collector. `x-request-id`
@@ -16,11 +16,12 @@ use std::time::Duration;
 use bookinfo_launcher::{ReviewsChoice, Service, Stack, StackOptions};
 use bookinfo_testing::{FakeServer, Recorded, Reply};
 use bookinfo_tracecheck::mesh::{Flavor, Role, Sidecar};
-use bookinfo_tracecheck::{Collector, Span, check, render};
+use bookinfo_tracecheck::{Collector, Span, check, render, render_detailed};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The tree of `GET /productpage` with reviews v2 and no mesh (tracing.md B.4).
+/// The tree of `GET /productpage` with reviews v2 and no mesh (docs/tracing-design.md,
+/// “Expected trees”).
 const APP_TREE: &str = "\
 productpage SERVER GET /productpage
   productpage CLIENT GET details
@@ -32,7 +33,7 @@ productpage SERVER GET /productpage
 ";
 
 /// Participating services behind an emulated mesh: every app span sits between the sidecar
-/// spans of its own pod (tracing.md A.7 rule 4).
+/// spans of its own pod (docs/tracing-design.md, “Tree rules”, rule 6).
 const MESH_TREE: &str = "\
 istio-ingressgateway SERVER gateway /productpage
   istio-ingressgateway CLIENT gateway-upstream /productpage
@@ -156,6 +157,44 @@ async fn no_mesh_one_request_is_one_tree() {
     assert!(collector.rejected().is_empty());
 }
 
+/// Health probes and metric scrapes make no spans (they would crowd out the page views), while
+/// the page view next to them is still one complete tree; `TRACE_EXCLUDED_PATHS` changes the list.
+#[tokio::test]
+async fn probes_and_scrapes_are_not_traced() {
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+    for path in ["/health", "/metrics", "/health", "/metrics"] {
+        let resp = client()
+            .get(format!("http://{}{path}", stack.productpage))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = settled(&collector, 7).await;
+    assert_tree(&spans, APP_TREE);
+    stack.stop().await.unwrap();
+
+    // With the list emptied, a probe is a trace of its own again.
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(
+        participating(&collector),
+        &[("TRACE_EXCLUDED_PATHS", "")],
+    ))
+    .await;
+    let resp = client()
+        .get(format!("http://{}/health", stack.productpage))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let spans = collector.wait_for(1, WAIT).await;
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "GET /health");
+    stack.stop().await.unwrap();
+}
+
 /// Every format a caller may use (no mesh): the caller's span is the root, ours hang under it.
 #[tokio::test]
 async fn incoming_formats_are_continued() {
@@ -184,7 +223,8 @@ async fn incoming_formats_are_continued() {
             vec![("traceparent", format!("00-{trace128}-{span}-01"))],
             trace128,
         ),
-        // Trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled (tracing.md A.3).
+        // Trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled (docs/tracing-design.md,
+        // “x-ot-span-context”).
         (
             "x-ot-span-context",
             vec![(
@@ -650,4 +690,413 @@ async fn otlp_grpc_exporter_reports_the_same_tree() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
     ];
     exporter_reports_the_same_tree(&collector, &exporter, "otlp-grpc").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What happened inside the hops (docs/tracing-design.md, “A service's own work”): the services'
+// own spans and log events, the database call, and span status and errors after the
+// OpenTelemetry HTTP, database and exception conventions.
+
+/// Install the process-wide subscriber, as every service binary does, with the log lines off:
+/// the services' own spans and events reach their traces through it.
+fn bridged() {
+    let config =
+        bookinfo_core::telemetry::TelemetryConfig::from_env("tests", &[("RUST_LOG", "off")])
+            .unwrap();
+    bookinfo_core::telemetry::init(&config);
+}
+
+/// A page view with ratings v2 reading MySQL: the database call is a CLIENT span of ratings.
+const DB_TREE: &str = "\
+productpage SERVER GET /productpage
+  productpage CLIENT GET details
+    details SERVER GET /details/{*rest}
+  productpage CLIENT GET reviews
+    reviews SERVER GET /reviews/{product_id}
+      reviews CLIENT GET ratings
+        ratings SERVER GET /ratings/{*rest}
+          ratings CLIENT SELECT ratings
+";
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The one span labelled `label`.
+fn one<'a>(spans: &'a [Span], label: &str) -> &'a Span {
+    let found: Vec<_> = spans.iter().filter(|s| s.label() == label).collect();
+    assert_eq!(found.len(), 1, "{label}:\n{}", render_detailed(spans));
+    found[0]
+}
+
+/// A reviews v2 stack whose ratings runs with `ratings_env`, exporting to `collector`.
+async fn stack_with_ratings(
+    collector: &Collector,
+    ratings_env: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Stack {
+    let mut options = StackOptions::ephemeral(ReviewsChoice::V2);
+    for (k, v) in ratings_env {
+        options = options.with_env(Service::Ratings, k, v);
+    }
+    Stack::start(options, with(participating(collector), env))
+        .await
+        .unwrap()
+}
+
+/// `host:port:user:password` of the MariaDB the tests start (scripts/test.sh), or a loud skip.
+fn test_mysql() -> Option<[String; 4]> {
+    let Ok(spec) = std::env::var("BOOKINFO_TEST_MYSQL") else {
+        eprintln!(
+            "\n*** SKIPPED: set BOOKINFO_TEST_MYSQL=host:port:user:password \
+             (see ratings/scripts/mariadb-test-server.sh) to run the MySQL trace test ***\n"
+        );
+        return None;
+    };
+    let mut parts = spec.splitn(4, ':').map(str::to_owned);
+    Some([(); 4].map(|()| parts.next().unwrap_or_default()))
+}
+
+/// ratings v2 against the real MariaDB: the `SELECT` is a CLIENT span under ratings' SERVER
+/// span, with the database conventions' attributes (db.system.name, db.namespace,
+/// db.collection.name, db.operation.name, the query text, which holds no values, and the
+/// server's address), and no error.
+#[tokio::test]
+async fn ratings_v2_shows_its_mysql_query_in_the_tree() {
+    let Some([host, port, user, password]) = test_mysql() else {
+        return;
+    };
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let ratings = [
+        ("SERVICE_VERSION", "v2"),
+        ("DB_TYPE", "mysql"),
+        ("MYSQL_DB_HOST", host.as_str()),
+        ("MYSQL_DB_PORT", port.as_str()),
+        ("MYSQL_DB_USER", user.as_str()),
+        ("MYSQL_DB_PASSWORD", password.as_str()),
+    ];
+    let stack = stack_with_ratings(&collector, &ratings, &[]).await;
+    let html = get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    assert!(html.contains("glyphicon-star"), "the stars were read");
+    let spans = collector.wait_for(8, WAIT).await;
+    assert_tree(&spans, DB_TREE);
+    let db = one(&spans, "ratings CLIENT SELECT ratings");
+    for (key, value) in [
+        ("db.system.name", "mysql"),
+        ("db.namespace", "test"),
+        ("db.collection.name", "ratings"),
+        ("db.operation.name", "SELECT"),
+        ("db.query.text", "SELECT Rating FROM ratings"),
+        ("server.address", host.as_str()),
+        ("server.port", port.as_str()),
+        ("service.name", "ratings"),
+    ] {
+        assert_eq!(db.attribute(key), Some(value), "{key}");
+    }
+    assert!(!db.is_error() && db.events.is_empty(), "{db:?}");
+    stack.stop().await.unwrap();
+}
+
+/// ratings v2 with its database down: the refused connection marks the database span, ratings'
+/// 500 marks its SERVER span and reviews' CLIENT span, and the events say why at each step.
+#[tokio::test]
+async fn an_unreachable_database_marks_each_span_with_its_reason() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let port = closed_port().to_string();
+    let ratings = [
+        ("SERVICE_VERSION", "v2"),
+        ("DB_TYPE", "mysql"),
+        ("MYSQL_DB_HOST", "127.0.0.1"),
+        ("MYSQL_DB_PORT", port.as_str()),
+        ("RATINGS_DB_TIMEOUT_SECONDS", "5"),
+    ];
+    let stack = stack_with_ratings(&collector, &ratings, &[]).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(8, WAIT).await;
+    assert_tree(&spans, DB_TREE);
+
+    // The database span: a connection failure, named by the error.type convention.
+    let db = one(&spans, "ratings CLIENT SELECT ratings");
+    assert!(db.is_error(), "{db:?}");
+    assert_eq!(db.attribute("error.type"), Some("connection_refused"));
+    assert_eq!(db.attribute("server.port"), Some(port.as_str()));
+    let exception = db.event("exception").expect("an exception event");
+    assert!(
+        exception
+            .attribute("exception.type")
+            .is_some_and(|t| t.starts_with("mysql_async::")),
+        "{exception:?}"
+    );
+    assert!(
+        exception
+            .attribute("exception.message")
+            .is_some_and(|m| !m.is_empty())
+    );
+
+    // ratings answered 500: a server error (HTTP conventions), with the exception it logged.
+    let server = one(&spans, "ratings SERVER GET /ratings/{*rest}");
+    assert!(server.is_error());
+    assert_eq!(server.attribute("error.type"), Some("500"));
+    let logged = server.event("exception").expect("the logged error");
+    assert_eq!(
+        logged.attribute("exception.type"),
+        Some("ratings::RatingsError::DatabaseUnreachable")
+    );
+    assert!(
+        logged
+            .attribute("exception.message")
+            .is_some_and(|m| m.starts_with("could not connect to ratings database: ")),
+        "{logged:?}"
+    );
+
+    // reviews' call got the 500; reviews itself still answered 200, saying why in an event.
+    let call = one(&spans, "reviews CLIENT GET ratings");
+    assert!(call.is_error());
+    assert_eq!(call.attribute("error.type"), Some("500"));
+    assert_eq!(call.attribute("http.response.status_code"), Some("500"));
+    let reviews = one(&spans, "reviews SERVER GET /reviews/{product_id}");
+    assert!(!reviews.is_error());
+    let unavailable = reviews.event("ratings unavailable").expect("a warning");
+    assert_eq!(unavailable.attribute("level"), Some("WARN"));
+    assert!(
+        unavailable
+            .attribute("cause")
+            .is_some_and(|c| c.contains("500"))
+    );
+    stack.stop().await.unwrap();
+}
+
+/// A faulty ratings (`v-faulty`, always failing): its SERVER span carries the injected fault
+/// as an event and the 503 as its status, and so does reviews' call, through every exporter.
+#[tokio::test]
+async fn an_injected_fault_is_an_event_of_the_span_it_failed() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let exporters: [(&str, Vec<(&str, String)>); 3] = [
+        (
+            "otlp",
+            vec![
+                ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.otlp_endpoint()),
+            ],
+        ),
+        (
+            "otlp-grpc",
+            vec![
+                ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    collector.otlp_grpc_endpoint().unwrap(),
+                ),
+            ],
+        ),
+        (
+            "zipkin",
+            vec![
+                ("OTEL_TRACES_EXPORTER", "zipkin".to_owned()),
+                ("OTEL_EXPORTER_ZIPKIN_ENDPOINT", collector.zipkin_endpoint()),
+            ],
+        ),
+    ];
+    for (source, exporter) in exporters {
+        collector.clear();
+        let mut env: Vec<(String, String)> = exporter
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "20".into()));
+        let stack = Stack::start(
+            StackOptions::ephemeral(ReviewsChoice::V2)
+                .with_env(Service::Ratings, "SERVICE_VERSION", "v-faulty")
+                .with_env(Service::Ratings, "RATINGS_FAULT_PROBABILITY", "1"),
+            Arc::new(env),
+        )
+        .await
+        .unwrap();
+        get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+        let spans = collector.wait_for(7, WAIT).await;
+        assert_tree(&spans, APP_TREE);
+        assert!(spans.iter().all(|s| s.source == source), "{source}");
+
+        let ratings = one(&spans, "ratings SERVER GET /ratings/{*rest}");
+        assert!(ratings.is_error(), "{source}: {ratings:?}");
+        assert_eq!(ratings.attribute("error.type"), Some("503"), "{source}");
+        let fault = ratings
+            .event("injected fault: answering 503")
+            .unwrap_or_else(|| panic!("{source}: {ratings:?}"));
+        assert_eq!(fault.attribute("fault"), Some("abort"), "{source}");
+        assert_eq!(fault.attribute("level"), Some("WARN"), "{source}");
+
+        let call = one(&spans, "reviews CLIENT GET ratings");
+        assert!(call.is_error(), "{source}");
+        assert_eq!(call.attribute("error.type"), Some("503"), "{source}");
+        let reviews = one(&spans, "reviews SERVER GET /reviews/{product_id}");
+        assert!(
+            reviews
+                .event("ratings unavailable")
+                .and_then(|e| e.attribute("cause"))
+                .is_some_and(|c| c.contains("503")),
+            "{source}: {reviews:?}"
+        );
+        // Everything else went well: no other span is an error.
+        let errors: Vec<_> = spans
+            .iter()
+            .filter(|s| s.is_error())
+            .map(Span::label)
+            .collect();
+        assert_eq!(errors.len(), 2, "{source}: {errors:?}");
+        stack.stop().await.unwrap();
+    }
+    assert!(
+        collector.rejected().is_empty(),
+        "{:?}",
+        collector.rejected()
+    );
+}
+
+/// A delayed ratings (`v-delayed`, always late): why reviews waited is an event of ratings'
+/// SERVER span; nothing failed, so no span is an error.
+#[tokio::test]
+async fn a_delayed_answer_says_why_it_was_late() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let ratings = [
+        ("SERVICE_VERSION", "v-delayed"),
+        ("RATINGS_FAULT_PROBABILITY", "1"),
+        ("RATINGS_DELAY_SECONDS", "0.05"),
+    ];
+    let stack = stack_with_ratings(&collector, &ratings, &[]).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(7, WAIT).await;
+    assert_tree(&spans, APP_TREE);
+    let ratings = one(&spans, "ratings SERVER GET /ratings/{*rest}");
+    let fault = ratings
+        .event("injected fault: answering late")
+        .unwrap_or_else(|| panic!("{ratings:?}"));
+    assert_eq!(fault.attribute("fault"), Some("delay"));
+    assert_eq!(fault.attribute("delay_s"), Some("0.05"));
+    assert!(
+        spans.iter().all(|s| !s.is_error()),
+        "{}",
+        render_detailed(&spans)
+    );
+    stack.stop().await.unwrap();
+}
+
+/// productpage retries reviews after a 503 (the mesh aborts the first attempt): the first
+/// attempt's span is an error typed by its status code, the second is marked as a resend, and
+/// productpage's SERVER span says what happened in between, in order.
+#[tokio::test]
+async fn a_retried_reviews_call_says_why_it_was_retried() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let m = mesh(Flavor::Zipkin, &collector, participating(&collector)).await;
+    m.pp_to_reviews.abort_next(1);
+    get_page(format!("http://{}/productpage", m.gateway.addr), &[]).await;
+    let spans = collector.wait_for(18, WAIT).await;
+    let mut attempts: Vec<_> = spans.iter().filter(|s| s.name == "GET reviews").collect();
+    attempts.sort_by_key(|s| s.start_unix_nanos);
+    assert_eq!(attempts.len(), 2, "{}", render_detailed(&spans));
+    assert!(attempts[0].is_error());
+    assert_eq!(attempts[0].attribute("error.type"), Some("503"));
+    assert_eq!(
+        attempts[0].attribute("http.response.status_code"),
+        Some("503")
+    );
+    assert!(!attempts[1].is_error());
+    assert_eq!(
+        attempts[1].attribute("http.request.resend_count"),
+        Some("1")
+    );
+
+    let page = one(&spans, "productpage SERVER GET /productpage");
+    assert!(!page.is_error(), "the retry saved the page");
+    let names: Vec<_> = page.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["backend answered with an error", "retrying"]);
+    assert_eq!(page.events[0].attribute("destination"), Some("reviews"));
+    assert_eq!(page.events[0].attribute("status"), Some("503"));
+    assert_eq!(page.events[1].attribute("destination"), Some("reviews"));
+    assert_eq!(page.events[1].attribute("attempt"), Some("1"));
+    m.stack.stop().await.unwrap();
+}
+
+/// details refuses the connection: productpage's CLIENT span is an error typed
+/// `connection_refused` with the exception, and its SERVER span (the page still renders)
+/// records the failed call.
+#[tokio::test]
+async fn a_refused_connection_is_named_on_the_calling_span() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let port = closed_port().to_string();
+    let stack = Stack::start(
+        StackOptions::ephemeral(ReviewsChoice::V2).with_env(
+            Service::Productpage,
+            "DETAILS_SERVICE_PORT",
+            &port,
+        ),
+        with(participating(&collector), &[]),
+    )
+    .await
+    .unwrap();
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(6, WAIT).await;
+    let expected = APP_TREE.replace("    details SERVER GET /details/{*rest}\n", "");
+    assert_tree(&spans, &expected);
+    let call = one(&spans, "productpage CLIENT GET details");
+    assert!(call.is_error());
+    assert_eq!(call.attribute("error.type"), Some("connection_refused"));
+    assert_eq!(call.attribute("http.response.status_code"), None);
+    let exception = call.event("exception").expect("an exception event");
+    assert!(
+        exception
+            .attribute("exception.message")
+            .is_some_and(|m| m.contains(&port)),
+        "{exception:?}"
+    );
+    let page = one(&spans, "productpage SERVER GET /productpage");
+    assert!(!page.is_error());
+    let failed = page.event("backend call failed").expect("a warning");
+    assert_eq!(failed.attribute("destination"), Some("details"));
+    stack.stop().await.unwrap();
+}
+
+/// `TRACE_DETAIL=full` adds the page rendering as a span of productpage's own; the default
+/// (`basic`) tree is the tree of hops. Pass-through services make no span at any level.
+#[tokio::test]
+async fn full_detail_adds_the_rendering_and_pass_through_stays_empty() {
+    bridged();
+    let collector = Collector::start().await.unwrap();
+    let stack = no_mesh_stack(with(participating(&collector), &[("TRACE_DETAIL", "full")])).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    let spans = collector.wait_for(8, WAIT).await;
+    let expected = format!("{APP_TREE}  productpage INTERNAL render productpage\n");
+    assert_tree(&spans, &expected);
+    stack.stop().await.unwrap();
+
+    collector.clear();
+    let stack = no_mesh_stack(with(participating(&collector), &[])).await;
+    get_page(format!("http://{}/productpage", stack.productpage), &[]).await;
+    assert_tree(&settled(&collector, 7).await, APP_TREE);
+    stack.stop().await.unwrap();
+
+    let m = mesh(
+        Flavor::Zipkin,
+        &collector,
+        vec![("TRACE_DETAIL".into(), "full".into())],
+    )
+    .await;
+    collector.clear();
+    get_page(
+        format!("http://{}/productpage", m.gateway.addr),
+        &[("x-request-id", "r")],
+    )
+    .await;
+    let spans = settled(&collector, 9).await;
+    assert_tree(&spans, PASS_THROUGH_MESH_TREE);
+    m.stack.stop().await.unwrap();
 }

@@ -17,12 +17,13 @@ use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatus;
 use prost::Message;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::span::{Kind, Span, parse_span_id, parse_trace_id};
+use crate::span::{Kind, Span, SpanEvent, Status, parse_span_id, parse_trace_id};
 
 #[derive(Default)]
 struct Store {
@@ -121,6 +122,11 @@ impl Collector {
             .unwrap_or_default()
     }
 
+    /// Store `spans` as if they had been received.
+    pub fn record(&self, spans: Vec<Span>) {
+        keep(&self.store, spans);
+    }
+
     /// Forget everything received so far.
     pub fn clear(&self) {
         if let Ok(mut s) = self.store.spans.lock() {
@@ -164,9 +170,17 @@ pub fn group(spans: Vec<Span>) -> BTreeMap<u128, Vec<Span>> {
     out
 }
 
+/// Spans held at most. A collector left running (`bookinfo --traces`, the compose stack) must
+/// not grow without bound: past this, the older half is forgotten.
+pub const MAX_SPANS: usize = 200_000;
+
 fn keep(store: &Store, spans: Vec<Span>) {
     if let Ok(mut all) = store.spans.lock() {
         all.extend(spans);
+        if all.len() > MAX_SPANS {
+            let excess = all.len() - MAX_SPANS / 2;
+            all.drain(..excess);
+        }
     }
     store.arrived.notify_waiters();
 }
@@ -258,6 +272,20 @@ fn decode_otlp(
                 };
                 let mut attrs = resource.clone();
                 attrs.extend(attributes(&s.attributes));
+                let status = match s.status {
+                    Some(st) if st.code == OtlpStatus::Error as i32 => Status::Error(st.message),
+                    Some(st) if st.code == OtlpStatus::Ok as i32 => Status::Ok,
+                    _ => Status::Unset,
+                };
+                let events = s
+                    .events
+                    .iter()
+                    .map(|e| SpanEvent {
+                        name: e.name.clone(),
+                        unix_nanos: e.time_unix_nano,
+                        attributes: attributes(&e.attributes),
+                    })
+                    .collect();
                 out.push(Span {
                     trace_id,
                     span_id,
@@ -269,6 +297,8 @@ fn decode_otlp(
                     end_unix_nanos: s.end_time_unix_nano,
                     attributes: attrs,
                     source,
+                    status,
+                    events,
                 });
             }
         }
@@ -292,6 +322,60 @@ struct ZipkinSpan {
     local_endpoint: Option<ZipkinEndpoint>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: Vec<ZipkinAnnotation>,
+}
+
+#[derive(Deserialize)]
+struct ZipkinAnnotation {
+    #[serde(default)]
+    timestamp: u64,
+    value: String,
+}
+
+/// An annotation as an event: OpenTelemetry writes an event with attributes as the JSON text
+/// `{"<name>":{<attributes>}}`, and one without as its bare name.
+fn zipkin_event(annotation: ZipkinAnnotation) -> SpanEvent {
+    let unix_nanos = annotation.timestamp.saturating_mul(1000);
+    if let Ok(serde_json::Value::Object(outer)) =
+        serde_json::from_str::<serde_json::Value>(&annotation.value)
+        && outer.len() == 1
+        && let Some((name, serde_json::Value::Object(fields))) = outer.into_iter().next()
+    {
+        let attributes = fields
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect();
+        return SpanEvent {
+            name,
+            unix_nanos,
+            attributes,
+        };
+    }
+    SpanEvent {
+        name: annotation.value,
+        unix_nanos,
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// The status Zipkin spans carry in tags: `otel.status_code`, and `error` with the description
+/// (an `error` tag alone is Zipkin's own way of marking a failed span).
+fn zipkin_status(tags: &BTreeMap<String, String>) -> Status {
+    match tags.get("otel.status_code").map(String::as_str) {
+        Some("OK") => Status::Ok,
+        Some("ERROR") => Status::Error(tags.get("error").cloned().unwrap_or_default()),
+        _ => match tags.get("error") {
+            Some(description) => Status::Error(description.clone()),
+            None => Status::Unset,
+        },
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,6 +423,8 @@ async fn zipkin(State(store): State<Arc<Store>>, body: Bytes) -> Response {
                 .unwrap_or_else(|| "unknown_service".to_owned()),
             start_unix_nanos: z.timestamp.saturating_mul(1000),
             end_unix_nanos: z.timestamp.saturating_add(z.duration).saturating_mul(1000),
+            status: zipkin_status(&z.tags),
+            events: z.annotations.into_iter().map(zipkin_event).collect(),
             attributes: z.tags,
             source: "zipkin",
         });

@@ -1,8 +1,8 @@
 //! An emulated Istio data plane for trace tests: sidecars and an ingress gateway that create
 //! and report spans the way Envoy does, placed in front of and behind every service.
 //!
-//! What it reproduces (tracing.md A.1), because these are the behaviours that make or break a
-//! trace tree:
+//! What it reproduces (docs/tracing-design.md, “Envoy sidecars” and “The emulated mesh”),
+//! because these are the behaviours that make or break a trace tree:
 //! * one span per request per sidecar — SERVER on the inbound side, CLIENT on the outbound side;
 //!   the gateway makes a SERVER span and an upstream CLIENT span;
 //! * each span is a child of the context that arrived, with a new span id (no shared span

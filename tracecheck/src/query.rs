@@ -3,15 +3,19 @@
 //! produce exactly one complete trace tree?" with one `curl`.
 //!
 //! `GET /traces` answers a [`Report`] as JSON: every trace received so far, each with the
-//! [`check`] violations and the [`render`]ed tree, oldest first. `DELETE /traces` forgets
+//! [`check`] violations and the [`render`]ed tree, oldest first. A browser (which asks for
+//! `text/html`) gets the same report as a page instead, newest trace first, refreshing itself. `DELETE /traces` forgets
 //! everything (a test starts from a clean slate after warm-up traffic). `GET /healthz` is the
-//! container healthcheck.
+//! container healthcheck. `GET /traces/{trace_id}` is one trace: its verdict, each problem with
+//! its likely cause ([`crate::diagnose`]) and its tree, as a page (what productpage's trace link
+//! opens under `bookinfo --traces`) or as JSON.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
@@ -85,11 +89,167 @@ pub fn router(collector: Arc<Collector>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/traces", get(traces).delete(forget))
+        .route("/traces/{trace_id}", get(one_trace))
         .with_state(collector)
 }
 
-async fn traces(State(collector): State<Arc<Collector>>) -> axum::Json<Report> {
-    axum::Json(report(collector.spans(), collector.rejected()))
+async fn traces(State(collector): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+    let report = report(collector.spans(), collector.rejected());
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        Html(html(&report)).into_response()
+    } else {
+        axum::Json(report).into_response()
+    }
+}
+
+/// At most this many traces are drawn on the page (the newest); the JSON has them all.
+const PAGE_TRACES: usize = 50;
+
+/// The report as a self-refreshing page: a summary line, then each trace (newest first) with
+/// its verdict and its tree.
+pub fn html(report: &Report) -> String {
+    let complete = report
+        .traces
+        .iter()
+        .filter(|t| t.violations.is_empty())
+        .count();
+    let broken = report.traces.len() - complete;
+    let mut out = String::with_capacity(4096);
+    out.push_str(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta http-equiv=\"refresh\" content=\"3\">",
+        "<title>BookInfo traces</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}",
+        "pre{background:#f5f7fa;padding:.75rem;border-radius:4px;overflow-x:auto}",
+        ".ok{color:#1b7f3b}.bad{color:#b42318}code{font-size:.9em}",
+        "</style></head><body><h1>BookInfo traces</h1>\n"
+    ));
+    out.push_str(&format!(
+        "<p>{} traces, {complete} complete, {broken} broken ({} spans). Newest first; \
+         this page refreshes every 3 s.</p>\n",
+        report.traces.len(),
+        report.spans
+    ));
+    for why in &report.rejected {
+        out.push_str(&format!(
+            "<p class=\"bad\">Rejected payload: {}</p>\n",
+            escape(why)
+        ));
+    }
+    for t in report.traces.iter().rev().take(PAGE_TRACES) {
+        let (class, verdict) = if t.violations.is_empty() {
+            ("ok", "complete".to_owned())
+        } else {
+            ("bad", format!("BROKEN: {}", t.violations.join("; ")))
+        };
+        out.push_str(&format!(
+            "<h2><a href=\"/traces/{id}\"><code>{id}</code></a> <span class=\"{class}\">{}</span></h2>\n<pre>{}</pre>\n",
+            escape(&verdict),
+            escape(&t.tree),
+            id = t.trace_id,
+        ));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+async fn one_trace(
+    State(collector): State<Arc<Collector>>,
+    Path(trace_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(id) = crate::backends::hex_trace_id(&trace_id) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "not a trace id: up to 32 hex digits\n",
+        )
+            .into_response();
+    };
+    let spans: Vec<Span> = collector
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == id)
+        .collect();
+    let judged = (!spans.is_empty()).then(|| crate::diagnose::judge_trace(id, &spans));
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return Html(trace_page(id, judged.as_ref())).into_response();
+    }
+    match judged {
+        Some(j) => axum::Json(j).into_response(),
+        None => (StatusCode::NOT_FOUND, "no spans of that trace (yet)\n").into_response(),
+    }
+}
+
+/// One trace as a page; while no span of it has arrived, a page that refreshes until one does.
+pub fn trace_page(id: u128, judged: Option<&crate::diagnose::Judged>) -> String {
+    let mut out = String::with_capacity(2048);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    if judged.is_none() {
+        out.push_str("<meta http-equiv=\"refresh\" content=\"1\">");
+    }
+    out.push_str(concat!(
+        "<title>BookInfo trace</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}",
+        "pre{background:#f5f7fa;padding:.75rem;border-radius:4px;overflow-x:auto}",
+        ".ok{color:#1b7f3b}.bad{color:#b42318}code{font-size:.9em}li{margin:.5rem 0}",
+        "</style></head><body>"
+    ));
+    out.push_str(&format!(
+        "<p><a href=\"/traces\">All traces</a></p>\n<h1>Trace <code>{id:032x}</code></h1>\n"
+    ));
+    match judged {
+        None => out.push_str(
+            "<p>No span of this trace has arrived yet; this page refreshes until one does.</p>\n",
+        ),
+        Some(j) => {
+            let (class, verdict) = if j.complete {
+                ("ok", "complete: one tree of the expected BookInfo shape")
+            } else {
+                ("bad", "BROKEN")
+            };
+            out.push_str(&format!(
+                "<p>{} spans from {}: <span class=\"{class}\">{verdict}</span></p>\n<pre>{}</pre>\n",
+                j.spans,
+                escape(&j.services.join(", ")),
+                escape(&j.tree)
+            ));
+            if !j.problems.is_empty() {
+                out.push_str("<ul>\n");
+                for p in &j.problems {
+                    out.push_str(&format!(
+                        "<li class=\"bad\">{}<br>Likely cause: {}</li>\n",
+                        escape(&p.what),
+                        escape(&p.cause)
+                    ));
+                }
+                out.push_str("</ul>\n");
+            }
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 async fn forget(State(collector): State<Arc<Collector>>) -> StatusCode {
@@ -120,6 +280,8 @@ mod tests {
             end_unix_nanos: start + 1_000,
             attributes: BTreeMap::new(),
             source: "otlp",
+            status: Default::default(),
+            events: Vec::new(),
         }
     }
 
@@ -139,6 +301,55 @@ mod tests {
         assert_eq!(t.root.as_deref(), Some("productpage SERVER GET /x"));
         assert_eq!(t.services, ["details", "productpage"]);
         assert!(t.violations.is_empty(), "{:?}", t.violations);
+    }
+
+    #[test]
+    fn the_page_shows_verdicts_newest_first_and_escapes_names() {
+        let r = report(
+            vec![
+                span(1, 1, None, "productpage", 100),
+                span(2, 5, Some(9), "<script>", 500),
+            ],
+            vec![],
+        );
+        let page = html(&r);
+        assert!(
+            page.contains("2 traces, 1 complete, 1 broken (2 spans)"),
+            "{page}"
+        );
+        let newest = page.find("00000000000000000000000000000002").unwrap();
+        let oldest = page.find("00000000000000000000000000000001").unwrap();
+        assert!(newest < oldest, "newest first");
+        assert!(page.contains("&lt;script&gt; CLIENT GET /x"), "{page}");
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("<span class=\"ok\">complete</span>"));
+        assert!(page.contains("BROKEN: "));
+        assert!(page.contains("<a href=\"/traces/00000000000000000000000000000002\">"));
+    }
+
+    #[test]
+    fn one_trace_page_shows_verdict_problems_or_waits() {
+        let spans = vec![
+            span(9, 1, None, "productpage", 100),
+            span(9, 5, Some(7), "reviews", 200),
+        ];
+        let judged = crate::diagnose::judge_trace(9, &spans);
+        let page = trace_page(9, Some(&judged));
+        assert!(page.contains("<h1>Trace <code>00000000000000000000000000000009</code></h1>"));
+        assert!(
+            page.contains("2 spans from productpage, reviews: <span class=\"bad\">BROKEN</span>")
+        );
+        assert!(
+            page.contains(
+                "<li class=\"bad\">reviews' client span &quot;GET /x&quot; has parent 0000000000000007"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("Likely cause: "));
+        assert!(!page.contains("http-equiv=\"refresh\""));
+        let waiting = trace_page(9, None);
+        assert!(waiting.contains("No span of this trace has arrived yet"));
+        assert!(waiting.contains("http-equiv=\"refresh\""));
     }
 
     #[test]

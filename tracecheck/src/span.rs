@@ -42,6 +42,34 @@ pub struct Span {
     pub attributes: BTreeMap<String, String>,
     /// Where it came from: `otlp` or `zipkin`.
     pub source: &'static str,
+    /// OTLP's status, or Zipkin's `otel.status_code` and `error` tags.
+    pub status: Status,
+    /// OTLP's events, or Zipkin's annotations, in the order reported.
+    pub events: Vec<SpanEvent>,
+}
+
+/// A span's status, as OpenTelemetry defines it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Status {
+    #[default]
+    Unset,
+    Ok,
+    /// With its description (often empty: an HTTP status code says it all).
+    Error(String),
+}
+
+/// Something that happened during a span: a log event, an exception.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanEvent {
+    pub name: String,
+    pub unix_nanos: u64,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl SpanEvent {
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
 }
 
 impl Span {
@@ -52,6 +80,15 @@ impl Span {
 
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
+    }
+
+    /// The first event named `name`.
+    pub fn event(&self, name: &str) -> Option<&SpanEvent> {
+        self.events.iter().find(|e| e.name == name)
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self.status, Status::Error(_))
     }
 }
 

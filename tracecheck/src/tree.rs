@@ -1,4 +1,4 @@
-//! The "complete trace tree" oracle (tracing.md A.7).
+//! The "complete trace tree" oracle (docs/tracing-design.md, “Tree rules”).
 //!
 //! [`check`] lists every rule a trace breaks; [`render`] draws the tree as indented
 //! `service KIND name` lines, children in a stable order, so a test states the whole expected
@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
-use crate::span::Span;
+use crate::span::{Span, Status};
 
 /// A rule a set of spans breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,8 @@ impl fmt::Display for Violation {
 /// Allowed clock skew between services when checking that children nest in their parents.
 pub const SLACK_NANOS: u64 = 50_000_000;
 
-/// Every rule of A.7 that `spans` (one request's spans) breaks; empty when the tree is complete.
+/// Every rule of docs/tracing-design.md, “Tree rules”, that `spans` (one request's spans) breaks
+/// (rules 1–5; the shape and sampling are checked by the tests); empty when the tree is complete.
 pub fn check(spans: &[Span]) -> Vec<Violation> {
     if spans.is_empty() {
         return vec![Violation::Empty];
@@ -109,6 +110,34 @@ pub fn check(spans: &[Span]) -> Vec<Violation> {
 /// The tree as indented text, two spaces per level; siblings sorted by label, then start time.
 /// Spans whose parent is missing are drawn as extra roots, so a broken tree still renders.
 pub fn render(spans: &[Span]) -> String {
+    draw(spans, |_, _, _| {})
+}
+
+/// [`render`], and what explains each span: an error status is shown after its label as
+/// `[error: <error.type or description>]`, and each event follows on its own line, one level
+/// deeper, as `- <name> key=value ...` (attributes in key order).
+pub fn render_detailed(spans: &[Span]) -> String {
+    draw(spans, |span, depth, out| {
+        if let Status::Error(description) = &span.status {
+            let why = span.attribute("error.type").unwrap_or(description.as_str());
+            // Replaces the newline `draw` wrote after the label.
+            out.pop();
+            out.push_str(&format!(" [error: {why}]\n"));
+        }
+        for event in &span.events {
+            out.push_str(&"  ".repeat(depth + 1));
+            out.push_str("- ");
+            out.push_str(&event.name);
+            for (key, value) in &event.attributes {
+                out.push_str(&format!(" {key}={value}"));
+            }
+            out.push('\n');
+        }
+    })
+}
+
+/// The tree, each span's line followed by what `more` writes (given the span and its depth).
+fn draw(spans: &[Span], more: impl Fn(&Span, usize, &mut String)) -> String {
     let ids: HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
     let mut children: BTreeMap<Option<u64>, Vec<&Span>> = BTreeMap::new();
     for s in spans {
@@ -131,6 +160,7 @@ pub fn render(spans: &[Span]) -> String {
         out.push_str(&"  ".repeat(depth));
         out.push_str(&span.label());
         out.push('\n');
+        more(span, depth, &mut out);
         if let Some(kids) = children.get(&Some(span.span_id)) {
             stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
         }
@@ -155,7 +185,31 @@ mod tests {
             end_unix_nanos: t.1,
             attributes: Default::default(),
             source: "otlp",
+            status: Default::default(),
+            events: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_detailed_drawing_shows_errors_and_events() {
+        let mut root = span(1, None, "ratings", Kind::Server, (0, 100));
+        root.status = Status::Error(String::new());
+        root.attributes.insert("error.type".into(), "500".into());
+        let mut db = span(2, Some(1), "ratings", Kind::Client, (10, 40));
+        db.status = Status::Error("refused".into());
+        db.events.push(crate::span::SpanEvent {
+            name: "exception".into(),
+            unix_nanos: 20,
+            attributes: [
+                ("exception.type".to_owned(), "io".to_owned()),
+                ("exception.message".to_owned(), "refused".to_owned()),
+            ]
+            .into(),
+        });
+        assert_eq!(
+            render_detailed(&[root, db]),
+            "ratings SERVER GET /x [error: 500]\n  ratings CLIENT GET /x [error: refused]\n    - exception exception.message=refused exception.type=io\n"
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@ use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::Span;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::RequestTrace;
+use crate::client::OutboundError;
 use bookinfo_propagation::{Sampling, SpanId, TraceContext, TraceId};
 
 /// An open CLIENT span; finish it with the outcome of the attempt.
@@ -21,7 +23,7 @@ pub struct ClientSpan {
     inject: Option<TraceContext>,
     formats: bookinfo_propagation::FormatSet,
     /// Released after `span` (fields drop in order; see `Tracing::shutdown`).
-    _live: std::sync::Arc<()>,
+    _live: TaskTrackerToken,
 }
 
 impl RequestTrace {
@@ -137,16 +139,47 @@ impl ClientSpan {
                     "http.response.status_code",
                     i64::from(status),
                 ));
-                if status >= 500 {
-                    self.span.set_status(Status::error(status.to_string()));
+                // HTTP conventions for a client: 4xx and 5xx are errors, typed by the status
+                // code, which also says all a description would.
+                if status >= 400 {
+                    let code = status.to_string();
+                    self.span
+                        .set_attribute(KeyValue::new("error.type", super::interned(&[&code])));
+                    self.span.set_status(Status::error(""));
                 }
             }
             Err(why) => {
                 self.span
-                    .set_attribute(KeyValue::new("error.type", why.to_owned()));
+                    .set_attribute(KeyValue::new("error.type", super::interned(&[why])));
                 self.span.set_status(Status::error(why.to_owned()));
             }
         }
+        self.span.end();
+    }
+
+    /// End the span of an attempt that got no answer: `error.type` names the reason
+    /// (`timeout`, `connection_refused`, ...; see [`super::error_type`]), the status carries
+    /// the message, and an `exception` event records the error itself.
+    pub fn failed(mut self, error: &OutboundError) {
+        let kind = match error {
+            OutboundError::Timeout { .. } => "timeout",
+            OutboundError::Transport { source, .. } => super::error_type::in_chain(source)
+                .unwrap_or(if source.is_connect() {
+                    "connect_error"
+                } else {
+                    "transport"
+                }),
+        };
+        let message = error.to_string();
+        self.span.add_event(
+            "exception",
+            vec![
+                KeyValue::new("exception.type", std::any::type_name::<reqwest::Error>()),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        self.span.set_attribute(KeyValue::new("error.type", kind));
+        self.span.set_status(Status::error(message));
         self.span.end();
     }
 }

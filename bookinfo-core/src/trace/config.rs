@@ -58,7 +58,17 @@ pub struct TracingConfig {
     /// How many finished spans may wait for export before new ones are dropped
     /// (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub batch_queue: usize,
+    /// Request paths served without a span (`TRACE_EXCLUDED_PATHS`): health probes and metric
+    /// scrapes by default. They arrive every few seconds from the kubelet, Docker or Prometheus,
+    /// and would otherwise outnumber the page views in every trace search; a mesh does not trace
+    /// them either (Istio rewrites probes to its agent).
+    pub excluded_paths: Vec<String>,
+    /// How much of the service's own work its traces show (`TRACE_DETAIL`, `basic` or `full`).
+    pub detail: super::Detail,
 }
+
+/// The default of `TRACE_EXCLUDED_PATHS`.
+pub const DEFAULT_EXCLUDED_PATHS: &str = "/health,/metrics";
 
 impl TracingConfig {
     /// Read the `OTEL_*` variables. `service` and `version` are the defaults for
@@ -103,6 +113,8 @@ impl TracingConfig {
         if batch_queue == 0 {
             env.error("OTEL_BSP_MAX_QUEUE_SIZE", "must be at least 1".to_owned());
         }
+        let excluded_paths = read_excluded_paths(env);
+        let detail = read_detail(env);
         Self {
             exporter,
             service_name,
@@ -115,6 +127,8 @@ impl TracingConfig {
             otlp_headers,
             batch_delay,
             batch_queue,
+            excluded_paths,
+            detail,
         }
     }
 
@@ -122,6 +136,43 @@ impl TracingConfig {
     pub fn participating(&self) -> bool {
         self.exporter.is_some()
     }
+}
+
+/// `TRACE_EXCLUDED_PATHS`: comma-separated absolute paths, matched exactly; unset means
+/// [`DEFAULT_EXCLUDED_PATHS`], set and empty means every request is traced.
+fn read_excluded_paths(env: &mut EnvReader<'_>) -> Vec<String> {
+    let raw = env
+        .optional("TRACE_EXCLUDED_PATHS")
+        .unwrap_or_else(|| DEFAULT_EXCLUDED_PATHS.to_owned());
+    let mut paths = Vec::new();
+    for path in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if path.starts_with('/') {
+            paths.push(path.to_owned());
+        } else {
+            env.error(
+                "TRACE_EXCLUDED_PATHS",
+                format!("{path:?} is not an absolute path (it must start with `/`)"),
+            );
+        }
+    }
+    paths
+}
+
+/// `TRACE_DETAIL`: `basic` (the default) or `full`.
+fn read_detail(env: &mut EnvReader<'_>) -> super::Detail {
+    let Some(raw) = env
+        .optional("TRACE_DETAIL")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return super::Detail::default();
+    };
+    super::Detail::parse(&raw).unwrap_or_else(|| {
+        env.error(
+            "TRACE_DETAIL",
+            format!("{raw:?} is not one of `basic`, `full`"),
+        );
+        super::Detail::default()
+    })
 }
 
 fn exporter_urls(exporter: Option<&Exporter>) -> Vec<(&'static str, &str)> {
@@ -286,6 +337,33 @@ mod tests {
         let mut env = EnvReader::new(&vars);
         let c = TracingConfig::read(&mut env, "reviews", "v2");
         env.finish(c)
+    }
+
+    #[test]
+    fn probes_and_scrapes_are_excluded_unless_configured() {
+        assert_eq!(read(&[]).unwrap().excluded_paths, ["/health", "/metrics"]);
+        let c = read(&[("TRACE_EXCLUDED_PATHS", " /healthz , /ready,")]).unwrap();
+        assert_eq!(c.excluded_paths, ["/healthz", "/ready"]);
+        let c = read(&[("TRACE_EXCLUDED_PATHS", "")]).unwrap();
+        assert!(c.excluded_paths.is_empty(), "empty traces every path");
+        let bad = read(&[("TRACE_EXCLUDED_PATHS", "/health,metrics")]).unwrap_err();
+        assert!(bad.mentions("TRACE_EXCLUDED_PATHS"));
+    }
+
+    #[test]
+    fn detail_is_basic_unless_full_is_asked_for() {
+        use crate::trace::Detail;
+        assert_eq!(read(&[]).unwrap().detail, Detail::Basic);
+        assert_eq!(
+            read(&[("TRACE_DETAIL", "FULL")]).unwrap().detail,
+            Detail::Full
+        );
+        assert_eq!(
+            read(&[("TRACE_DETAIL", "basic")]).unwrap().detail,
+            Detail::Basic
+        );
+        let bad = read(&[("TRACE_DETAIL", "verbose")]).unwrap_err();
+        assert!(bad.mentions("TRACE_DETAIL"));
     }
 
     #[test]

@@ -14,13 +14,19 @@
 //!   `opentelemetry-otlp`).
 //! * [`batch`]: the span processor for OTLP/HTTP, which encodes each span when it ends; the
 //!   other exporters use the SDK's batch processor.
+//! * [`bridge`]: the service's own `tracing` spans and log events inside a request, carried into
+//!   the request's trace through `tracing-opentelemetry` (`TRACE_DETAIL` says how much).
+//! * [`db`]: CLIENT spans for database calls; [`error_type`]: the `error.type` of failed calls.
 //!
 //! The header formats themselves live in [`bookinfo_propagation`]; this module maps them onto
 //! OpenTelemetry's span contexts and the SDK's sampler and exporters.
 
 pub mod batch;
+pub mod bridge;
 pub mod client;
 pub mod config;
+pub mod db;
+pub mod error_type;
 pub mod otlp;
 mod post;
 pub mod server;
@@ -40,9 +46,12 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler,
     SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, SpanExporter,
 };
+use tokio_util::task::TaskTracker;
 
+pub use bridge::{Detail, carry};
 pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
+pub use db::{Database, DbCall};
 pub use server::RequestTrace;
 
 use bookinfo_propagation::{Format, FormatSet, Propagation};
@@ -59,9 +68,15 @@ struct Participating {
     tracer: SdkTracer,
     propagation: Propagation,
     root: RootSampler,
-    /// One clone per open span holder (request trace, client span, middleware frame): shutdown
-    /// waits for them so that spans of requests still being torn down are exported too.
-    live: Arc<()>,
+    /// The context each request starts from: it names this service's tracer and detail level
+    /// for the spans and events of the service's own code (see [`bridge`]).
+    base: Context,
+    /// Paths served without a span (see [`TracingConfig::excluded_paths`]).
+    excluded: Box<[String]>,
+    /// One token per open span holder (request trace, client span, middleware frame): shutdown
+    /// closes the tracker and waits (bounded) until every token is dropped, so that spans of
+    /// requests still being torn down are exported too.
+    live: TaskTracker,
 }
 
 impl Tracing {
@@ -147,14 +162,17 @@ impl Tracing {
         }
         let provider = builder.build();
         let tracer = provider.tracer("bookinfo");
-        tracing::info!(exporter = ?exporter, "participating in traces: own spans are created and exported");
+        let base = bridge::Bridge::context(tracer.clone(), config.detail);
+        tracing::info!(exporter = ?exporter, detail = ?config.detail, "participating in traces: own spans are created and exported");
         Self {
             inner: Some(Arc::new(Participating {
                 provider,
                 tracer,
                 propagation,
                 root: config.root_sampler,
-                live: Arc::new(()),
+                base,
+                excluded: config.excluded_paths.clone().into_boxed_slice(),
+                live: TaskTracker::new(),
             })),
         }
     }
@@ -174,10 +192,8 @@ impl Tracing {
         // a moment after it has stopped counting connections; its spans end on that drop. Give
         // such stragglers a bounded moment: a span that ends after the provider shut down is
         // discarded without a word.
-        let settle = tokio::time::Instant::now() + Duration::from_secs(2);
-        while Arc::strong_count(&inner.live) > 1 && tokio::time::Instant::now() < settle {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        inner.live.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), inner.live.wait()).await;
         let flushed = tokio::task::spawn_blocking(move || inner.provider.shutdown());
         match tokio::time::timeout(Duration::from_secs(5), flushed).await {
             Ok(Ok(Ok(()))) => tracing::info!("spans flushed"),

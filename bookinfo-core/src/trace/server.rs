@@ -10,9 +10,11 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
 use super::{RootSampler, Tracing};
@@ -31,7 +33,7 @@ pub struct RequestTrace {
     pub(super) debug: bool,
     pub(super) tracer: SdkTracer,
     /// Held while the request's spans can still end (declared last: dropped after `cx`).
-    pub(super) live: std::sync::Arc<()>,
+    pub(super) live: TaskTrackerToken,
 }
 
 impl RequestTrace {
@@ -39,6 +41,13 @@ impl RequestTrace {
     pub fn ids(&self) -> (String, String) {
         let sc = self.cx.span().span_context().clone();
         (sc.trace_id().to_string(), sc.span_id().to_string())
+    }
+
+    /// The trace id (32 hex digits) when this request is sampled, so its spans are exported and
+    /// a tracing backend will have the trace; `None` otherwise (a link would lead nowhere).
+    pub fn sampled_trace_id(&self) -> Option<String> {
+        let sc = self.cx.span().span_context().clone();
+        sc.is_sampled().then(|| sc.trace_id().to_string())
     }
 }
 
@@ -75,8 +84,9 @@ pub(super) fn method_value(method: &str) -> opentelemetry::Value {
     }
 }
 
-/// The remote parent as OpenTelemetry sees it, with the decision already settled.
-fn remote_parent(ctx: &TraceContext, sampled: bool) -> Context {
+/// The remote parent as OpenTelemetry sees it, with the decision already settled, in the
+/// service's `base` context.
+fn remote_parent(base: &Context, ctx: &TraceContext, sampled: bool) -> Context {
     let flags = if sampled {
         TraceFlags::SAMPLED
     } else {
@@ -89,7 +99,7 @@ fn remote_parent(ctx: &TraceContext, sampled: bool) -> Context {
         true,
         opentelemetry::trace::TraceState::default(),
     );
-    Context::new().with_remote_span_context(sc)
+    base.with_remote_span_context(sc)
 }
 
 /// The tracing middleware; installed by [`crate::server::harden`].
@@ -97,8 +107,11 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
     let Some(p) = tracing.inner.clone() else {
         return next.run(req).await;
     };
+    if p.excluded.iter().any(|e| e == req.uri().path()) {
+        return next.run(req).await;
+    }
     // Declared before the span's context, so dropped after it (see `Tracing::shutdown`).
-    let _live = p.live.clone();
+    let _live = p.live.token();
     let method = req.method().clone();
     // Unmatched requests are named by method alone (semantic conventions): raw paths would give
     // every scanner probe its own span name.
@@ -145,13 +158,16 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
                 Sampling::NotSampled => false,
                 Sampling::Deferred => root_keeps(p.root, ctx.trace_id.value()),
             };
-            (remote_parent(ctx, sampled), ctx.sampling == Sampling::Debug)
+            (
+                remote_parent(&p.base, ctx, sampled),
+                ctx.sampling == Sampling::Debug,
+            )
         }
         None => {
             // A decision without ids (`b3: 0|1|d`) still binds the new root.
             let root = match extracted.decision.and_then(Sampling::is_sampled) {
-                Some(sampled) => Context::new().with_value(super::DecisionOnly(sampled)),
-                None => Context::new(),
+                Some(sampled) => p.base.with_value(super::DecisionOnly(sampled)),
+                None => p.base.clone(),
             };
             (root, extracted.decision == Some(Sampling::Debug))
         }
@@ -164,18 +180,24 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         formats: p.propagation.inject_set(extracted.arrived),
         debug,
         tracer: p.tracer.clone(),
-        live: p.live.clone(),
+        live: p.live.token(),
     };
     // Log lines carry the ids; formatting them is skipped when nothing would be logged.
     let log_span = if tracing::enabled!(tracing::Level::INFO) {
         let (trace_id, span_id) = trace.ids();
-        tracing::info_span!("request", %trace_id, %span_id)
+        tracing::info_span!(target: super::bridge::LOG_CONTEXT, "request", %trace_id, %span_id)
     } else {
         tracing::Span::none()
     };
     req.extensions_mut().insert(std::sync::Arc::new(trace));
 
-    let resp = next.run(req).instrument(log_span).await;
+    // While the handler runs, the SERVER span's context is the current one: the service's own
+    // `tracing` spans and log events find their place in the trace from it (see `bridge`).
+    let resp = next
+        .run(req)
+        .instrument(log_span)
+        .with_context(cx.clone())
+        .await;
 
     let status = resp.status();
     let span = cx.span();
@@ -184,7 +206,13 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         i64::from(status.as_u16()),
     ));
     if status.is_server_error() {
-        span.set_status(Status::error(status.to_string()));
+        // HTTP conventions: the status code is the error's type, and says all the description
+        // would.
+        span.set_attribute(KeyValue::new(
+            "error.type",
+            super::interned(&[status.as_str()]),
+        ));
+        span.set_status(Status::error(""));
     }
     span.end();
     resp

@@ -4,7 +4,8 @@
 //! since 0.32) sends every span without `localEndpoint.serviceName` and with an all-zero
 //! `parentId` on roots: in Zipkin — Istio's default tracing backend — every BookInfo span would
 //! belong to an unnamed service. The format is small: one JSON array of spans per batch, posted
-//! to `/api/v2/spans` (<https://zipkin.io/zipkin-api/#/default/post_spans>).
+//! to `/api/v2/spans` (<https://zipkin.io/zipkin-api/#/default/post_spans>). A span's status
+//! travels as the `otel.status_code` and `error` tags, its events as annotations.
 //!
 //! Batches are posted by `post::CollectorPost`, as the OTLP exporter's are.
 
@@ -82,8 +83,36 @@ impl ZipkinExporter {
         if let Some(kind) = kind {
             out["kind"] = kind.into();
         }
+        if !span.events.is_empty() {
+            let annotations: Vec<Json> = span
+                .events
+                .iter()
+                .map(|event| {
+                    json!({
+                        "timestamp": micros(event.timestamp),
+                        "value": annotation_value(&event.name, &event.attributes),
+                    })
+                })
+                .collect();
+            out["annotations"] = Json::Array(annotations);
+        }
         out
     }
+}
+
+/// An event as Zipkin annotation text, as OpenTelemetry's Zipkin mapping writes it: the bare
+/// name when there are no attributes, else the JSON text `{"<name>":{<attributes>}}`.
+fn annotation_value(name: &str, attributes: &[opentelemetry::KeyValue]) -> String {
+    if attributes.is_empty() {
+        return name.to_owned();
+    }
+    let fields: Map<String, Json> = attributes
+        .iter()
+        .map(|kv| (kv.key.to_string(), Json::String(value_text(&kv.value))))
+        .collect();
+    let mut outer = Map::new();
+    outer.insert(name.to_owned(), Json::Object(fields));
+    Json::Object(outer).to_string()
 }
 
 fn value_text(value: &Value) -> String {

@@ -1,4 +1,4 @@
-//! External mode against a fake Google Books server (acceptance behaviours 57, 58).
+//! External mode against a fake Google Books server (docs/compatibility.md, items 57, 58).
 
 use std::time::{Duration, Instant};
 

@@ -15,7 +15,7 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().expect("a test client")
 }
 
-/// The built-in book with the given id, as the spec writes it.
+/// The built-in book with the given id, as docs/compatibility.md, item 51, writes it.
 pub fn builtin_book(id: &str) -> String {
     format!(
         r#"{{"id":{id},"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}}"#

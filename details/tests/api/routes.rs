@@ -1,4 +1,4 @@
-//! Built-in mode: routes, ids, methods and bodies (acceptance behaviours 51–56, 59).
+//! Built-in mode: routes, ids, methods and bodies (docs/compatibility.md, items 51–56, 59).
 
 use crate::helpers::{JSON, builtin_book, client, fetch, spawn_app};
 use reqwest::Method;

@@ -1,4 +1,5 @@
-//! Backend addresses from the environment (47, 48) and FLOOD_FACTOR (49).
+//! Backend addresses from the environment (docs/compatibility.md, items 47, 48) and
+//! FLOOD_FACTOR (item 49).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,4 +1,5 @@
-//! Backend failures: statuses, retries, timeouts and the error texts (behaviours 12–23, 46).
+//! Backend failures: statuses, retries, timeouts and the error texts (docs/compatibility.md,
+//! items 12–23, 46).
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
-//! Headers productpage forwards to its backends (behaviours 24–32, 36).
+//! Headers productpage forwards to its backends (docs/compatibility.md, items 24–32, 36).
 //!
-//! Deliberate difference from upstream (27–30): B3 headers are forwarded verbatim, like every
+//! Deliberate difference from upstream (items 27–30, docs/compatibility.md,
+//! “B3 headers forwarded verbatim”): B3 headers are forwarded verbatim, like every
 //! other trace header, instead of being re-encoded by a B3 propagator. Sidecars therefore keep
 //! `x-b3-parentspanid`/`x-b3-flags`, and a missing sampled flag is not turned into "deny".
 

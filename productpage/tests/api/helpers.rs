@@ -5,20 +5,20 @@ use std::time::Duration;
 use bookinfo_testing::{FakeServer, Recorded, Reply, Spawned, spawn};
 use productpage::{AppState, Config};
 
-/// details v1's answer for product 0, byte for byte (spec behaviour 51).
+/// details v1's answer for product 0, byte for byte (docs/compatibility.md, item 51).
 pub const DETAILS_0: &str = r#"{"id":0,"author":"William Shakespeare","year":1595,"type":"paperback","pages":200,"publisher":"PublisherA","language":"English","ISBN-10":"1234567890","ISBN-13":"123-1234567890"}"#;
 
-/// reviews v1's answer (spec behaviour 60), with pod name `reviews-v1-abc`.
+/// reviews v1's answer (docs/compatibility.md, item 60), with pod name `reviews-v1-abc`.
 pub const REVIEWS_V1: &str = r#"{"id": "0","podname": "reviews-v1-abc","clustername": "null","reviews": [{  "reviewer": "Reviewer1",  "text": "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"},{  "reviewer": "Reviewer2",  "text": "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare."}]}"#;
 
-/// reviews v2/v3's answer with star colour `color` (spec behaviours 61, 62).
+/// reviews v2/v3's answer with star colour `color` (docs/compatibility.md, items 61, 62).
 pub fn reviews_rated(color: &str) -> String {
     format!(
         r#"{{"id": "0","podname": "reviews-v2-abc","clustername": "null","reviews": [{{  "reviewer": "Reviewer1",  "text": "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!", "rating": {{"stars": 5, "color": "{color}"}}}},{{  "reviewer": "Reviewer2",  "text": "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.", "rating": {{"stars": 4, "color": "{color}"}}}}]}}"#
     )
 }
 
-/// ratings v1's answer for product 0 (spec behaviour 73).
+/// ratings v1's answer for product 0 (docs/compatibility.md, item 73).
 pub const RATINGS_0: &str = r#"{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}"#;
 
 /// Short enough to keep timeout tests fast, long enough for a loopback answer on a busy machine.

@@ -1,5 +1,5 @@
 //! productpage's API tests: the real server on a loopback port, fake backends that record what
-//! they receive. Expected values come from the spec's acceptance behaviours (numbers in the
+//! they receive. Expected values come from docs/compatibility.md (item numbers in the
 //! test names' doc comments).
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on anything unexpected.
@@ -12,3 +12,4 @@ mod metrics;
 mod rendering;
 mod routes;
 mod session;
+mod trace_link;

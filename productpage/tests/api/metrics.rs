@@ -1,4 +1,4 @@
-//! `/metrics` (behaviours 9 and 10).
+//! `/metrics` (docs/compatibility.md, items 9 and 10).
 
 use bookinfo_testing::{FakeServer, Reply};
 

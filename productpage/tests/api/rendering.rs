@@ -1,4 +1,4 @@
-//! How reviews are drawn (behaviours 40–45) and what is escaped.
+//! How reviews are drawn (docs/compatibility.md, items 40–45) and what is escaped.
 
 use bookinfo_testing::{FakeServer, Reply};
 

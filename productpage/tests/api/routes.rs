@@ -1,4 +1,4 @@
-//! Routes, status codes and content types (behaviours 1–8, 11).
+//! Routes, status codes and content types (docs/compatibility.md, items 1–8, 11).
 
 use crate::helpers::{Backends, spawn_with};
 

@@ -1,4 +1,4 @@
-//! Sign in and out (behaviours 33–39) and hostile session input.
+//! Sign in and out (docs/compatibility.md, items 33–39) and hostile session input.
 
 use crate::helpers::{Backends, spawn_app, spawn_with};
 

@@ -7,12 +7,22 @@
 //!
 //! Both backends ignore the product id, as upstream does: the first row/document rates for
 //! Reviewer1, the second for Reviewer2.
+//!
+//! In a trace each read is one CLIENT span under ratings' SERVER span (`SELECT ratings` for
+//! MySQL, `find ratings` for MongoDB), with the database conventions' attributes
+//! (`bookinfo_core::trace::db`). A failed read carries its reason in `error.type` (the
+//! server's error code when it answered with one, else `timeout`, `connection_refused`, ...)
+//! and an `exception` event; what is logged during the read, such as a retry on a dead pooled
+//! connection, is an event of that span.
 
 pub mod mongo;
 pub mod mysql;
 
+use std::borrow::Cow;
+use std::future::Future;
 use std::time::Duration;
 
+use bookinfo_core::trace::DbCall;
 use serde_json::{Map, Value};
 
 use crate::config::DatabaseConfig;
@@ -46,6 +56,77 @@ impl Database {
         };
         Ok(reviewers(&rows))
     }
+}
+
+/// Why a read failed: the answer for the client, and what the read's span records.
+#[derive(Debug)]
+struct Failure {
+    error: RatingsError,
+    /// `error.type`: the server's error code, or a short reason.
+    error_type: Cow<'static, str>,
+    /// The server's error code, when it answered with one (`db.response.status_code`).
+    status_code: Option<String>,
+    /// The type of the error that says why (`exception.type`).
+    exception_type: &'static str,
+    message: String,
+}
+
+impl Failure {
+    /// A failure whose message is also the cause in the answer `error`.
+    fn new(
+        error: fn(String) -> RatingsError,
+        error_type: Cow<'static, str>,
+        status_code: Option<String>,
+        exception_type: &'static str,
+        message: String,
+    ) -> Self {
+        Self {
+            error: error(message.clone()),
+            error_type,
+            status_code,
+            exception_type,
+            message,
+        }
+    }
+
+    /// No answer within the time limit.
+    fn timeout(error: fn(String) -> RatingsError, message: String) -> Self {
+        Self::new(
+            error,
+            Cow::Borrowed("timeout"),
+            None,
+            std::any::type_name::<tokio::time::error::Elapsed>(),
+            message,
+        )
+    }
+}
+
+fn unreachable(cause: String) -> RatingsError {
+    RatingsError::DatabaseUnreachable { cause }
+}
+
+fn select_failed(cause: String) -> RatingsError {
+    RatingsError::SelectFailed { cause }
+}
+
+fn load_failed(cause: String) -> RatingsError {
+    RatingsError::LoadFailed { cause }
+}
+
+/// `read` inside `call`'s span; a failure is recorded on the span before it is answered.
+async fn traced<T>(
+    call: DbCall,
+    read: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, RatingsError> {
+    call.run(read).await.map_err(|failure| {
+        call.failed(
+            &failure.error_type,
+            failure.status_code.as_deref(),
+            failure.exception_type,
+            &failure.message,
+        );
+        failure.error
+    })
 }
 
 /// Map the first two rows to the two reviewers. A missing row rates 0; a row without a rating

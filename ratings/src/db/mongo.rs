@@ -6,17 +6,24 @@
 //! selection and connecting are bounded by `RATINGS_DB_TIMEOUT_SECONDS`, which turns an
 //! unreachable server into a prompt error instead of the driver's 30 s default.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use bookinfo_core::trace::{Database, error_type};
 use mongodb::Client;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{Error, ErrorKind};
-use mongodb::options::{ClientOptions, ConnectionString};
+use mongodb::options::{ClientOptions, ConnectionString, HostInfo, ServerAddress};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::{Failure, load_failed, traced, unreachable};
 use crate::error::RatingsError;
 use crate::product_id::js_number;
+
+/// The database and collection read, whatever the URL names (as upstream).
+const DATABASE: &str = "test";
+const COLLECTION: &str = "ratings";
 
 /// A lazily created, shared MongoDB client.
 #[derive(Debug)]
@@ -24,22 +31,35 @@ pub struct MongoRatings {
     url: Option<ConnectionString>,
     timeout: Duration,
     client: OnceCell<Client>,
+    /// What each read's span says about where it went (the first host of the URL).
+    database: Database,
 }
 
 impl MongoRatings {
     pub fn new(url: Option<ConnectionString>, timeout: Duration) -> MongoRatings {
+        let (address, port) = url.as_ref().map(first_host).unwrap_or_default();
         MongoRatings {
+            database: Database {
+                system: "mongodb",
+                namespace: DATABASE.to_owned(),
+                address,
+                port,
+            },
             url,
             timeout,
             client: OnceCell::new(),
         }
     }
 
-    async fn client(&self) -> Result<&Client, RatingsError> {
+    async fn client(&self) -> Result<&Client, Failure> {
         let Some(url) = &self.url else {
-            return Err(RatingsError::DatabaseUnreachable {
-                cause: "MONGO_DB_URL is not set".to_owned(),
-            });
+            return Err(Failure::new(
+                unreachable,
+                Cow::Borrowed("configuration"),
+                None,
+                "MONGO_DB_URL",
+                "MONGO_DB_URL is not set".to_owned(),
+            ));
         };
         self.client
             .get_or_try_init(|| async {
@@ -49,15 +69,18 @@ impl MongoRatings {
                 Client::with_options(options)
             })
             .await
-            .map_err(|e| RatingsError::DatabaseUnreachable {
-                cause: e.to_string(),
-            })
+            .map_err(|e| driver_failure(&e, unreachable))
     }
 
     /// The `rating` of the first two documents (`None` for a document without one).
     pub async fn first_two(&self) -> Result<Vec<Option<Value>>, RatingsError> {
+        let call = self.database.call("find", COLLECTION, None);
+        traced(call, self.find()).await
+    }
+
+    async fn find(&self) -> Result<Vec<Option<Value>>, Failure> {
         let client = self.client().await?;
-        let ratings = client.database("test").collection::<Document>("ratings");
+        let ratings = client.database(DATABASE).collection::<Document>(COLLECTION);
         let read = async {
             let mut cursor = ratings.find(doc! {}).limit(2).await?;
             let mut docs = Vec::with_capacity(2);
@@ -70,17 +93,59 @@ impl MongoRatings {
         // the connection but never answers.
         match tokio::time::timeout(self.timeout * 2, read).await {
             Ok(Ok(docs)) => Ok(docs.iter().map(rating_of).collect()),
-            Ok(Err(e)) if is_connect_error(&e) => Err(RatingsError::DatabaseUnreachable {
-                cause: e.to_string(),
-            }),
-            Ok(Err(e)) => Err(RatingsError::LoadFailed {
-                cause: e.to_string(),
-            }),
-            Err(_) => Err(RatingsError::LoadFailed {
-                cause: format!("no answer within {:?}", self.timeout * 2),
-            }),
+            Ok(Err(e)) if is_connect_error(&e) => Err(driver_failure(&e, unreachable)),
+            Ok(Err(e)) => Err(driver_failure(&e, load_failed)),
+            Err(_) => Err(Failure::timeout(
+                load_failed,
+                format!("no answer within {:?}", self.timeout * 2),
+            )),
         }
     }
+}
+
+/// The first server of a connection string (an SRV name has no port of its own).
+fn first_host(url: &ConnectionString) -> (Option<String>, Option<u16>) {
+    match &url.host_info {
+        HostInfo::HostIdentifiers(hosts) => match hosts.first() {
+            Some(ServerAddress::Tcp { host, port }) => {
+                (Some(host.clone()), Some(port.unwrap_or(DEFAULT_PORT)))
+            }
+            _ => (None, None),
+        },
+        HostInfo::DnsRecord(name) => (Some(name.clone()), None),
+        _ => (None, None),
+    }
+}
+
+/// MongoDB's port when a URL names none.
+const DEFAULT_PORT: u16 = 27017;
+
+/// A driver error, answered as `answer`: `error.type` is the server's error code when it sent
+/// one, else the I/O reason or the kind of failure.
+fn driver_failure(e: &Error, answer: fn(String) -> RatingsError) -> Failure {
+    let (error_type, status_code) = match &*e.kind {
+        ErrorKind::Command(command) => {
+            let code = command.code.to_string();
+            (Cow::Owned(code.clone()), Some(code))
+        }
+        kind => {
+            let name = error_type::in_chain(e).unwrap_or(match kind {
+                ErrorKind::ServerSelection { .. } => "server_selection",
+                ErrorKind::Authentication { .. } => "authentication",
+                ErrorKind::DnsResolve { .. } => "name_resolution",
+                ErrorKind::InvalidArgument { .. } => "invalid_argument",
+                _ => "other",
+            });
+            (Cow::Borrowed(name), None)
+        }
+    };
+    Failure::new(
+        answer,
+        error_type,
+        status_code,
+        std::any::type_name::<Error>(),
+        e.to_string(),
+    )
 }
 
 /// Failures that upstream's separate `connect` step would have reported.

@@ -6,12 +6,15 @@
 //! restarted a moment ago) fails its query with an I/O error, and that query is retried once on
 //! another connection rather than shown to the user.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
+use bookinfo_core::trace::{Database, error_type};
 use mysql_async::prelude::Queryable;
 use mysql_async::{DriverError, Error, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row};
 use serde_json::Value;
 
+use super::{Failure, select_failed, traced, unreachable};
 use crate::config::MysqlConfig;
 use crate::error::RatingsError;
 use crate::product_id::js_number;
@@ -22,14 +25,21 @@ const POOL_MAX: usize = 16;
 /// Attempts per request: the first, plus one retry after a connection turned out to be dead.
 const ATTEMPTS: usize = 2;
 
-/// The query upstream runs (no `WHERE`, no `ORDER BY`: the product id is ignored).
+/// The query upstream runs (no `WHERE`, no `ORDER BY`: the product id is ignored). It holds no
+/// values, so a trace may show it whole.
 const QUERY: &str = "SELECT Rating FROM ratings";
+
+/// The database and table it reads.
+const DATABASE: &str = "test";
+const TABLE: &str = "ratings";
 
 /// A pooled MySQL client.
 #[derive(Debug)]
 pub struct MysqlRatings {
     pool: Pool,
     timeout: Duration,
+    /// What each call's span says about where it went.
+    database: Database,
 }
 
 impl MysqlRatings {
@@ -48,20 +58,31 @@ impl MysqlRatings {
         MysqlRatings {
             pool: Pool::new(opts),
             timeout,
+            database: Database {
+                system: "mysql",
+                namespace: DATABASE.to_owned(),
+                address: Some(config.host.clone()),
+                port: Some(config.port),
+            },
         }
     }
 
     /// The `Rating` of the first two rows (never `None`: a row always has the column).
     pub async fn first_two(&self) -> Result<Vec<Option<Value>>, RatingsError> {
+        let call = self.database.call("SELECT", TABLE, Some(QUERY));
+        traced(call, self.select()).await
+    }
+
+    async fn select(&self) -> Result<Vec<Option<Value>>, Failure> {
         for _ in 0..ATTEMPTS {
             let mut conn = match tokio::time::timeout(self.timeout, self.pool.get_conn()).await {
                 Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(cannot_connect(e.to_string())),
+                Ok(Err(e)) => return Err(driver_failure(&e, unreachable)),
                 Err(_) => {
-                    return Err(cannot_connect(format!(
-                        "no connection within {:?}",
-                        self.timeout
-                    )));
+                    return Err(Failure::timeout(
+                        unreachable,
+                        format!("no connection within {:?}", self.timeout),
+                    ));
                 }
             };
             match tokio::time::timeout(self.timeout, conn.query::<Row, _>(QUERY)).await {
@@ -73,21 +94,22 @@ impl MysqlRatings {
                         .collect());
                 }
                 Ok(Err(e)) if is_stale_connection(&e) => {
-                    tracing::debug!(cause = %e, "pooled MySQL connection was stale; retrying");
+                    tracing::warn!(cause = %e, "pooled MySQL connection was stale; retrying");
                 }
-                Ok(Err(e)) => {
-                    return Err(RatingsError::SelectFailed {
-                        cause: e.to_string(),
-                    });
-                }
+                Ok(Err(e)) => return Err(driver_failure(&e, select_failed)),
                 Err(_) => {
-                    return Err(RatingsError::SelectFailed {
-                        cause: format!("no result within {:?}", self.timeout),
-                    });
+                    return Err(Failure::timeout(
+                        select_failed,
+                        format!("no result within {:?}", self.timeout),
+                    ));
                 }
             }
         }
-        Err(cannot_connect(
+        Err(Failure::new(
+            unreachable,
+            Cow::Borrowed("connection_closed"),
+            None,
+            std::any::type_name::<Error>(),
             "the connection broke on every attempt".to_owned(),
         ))
     }
@@ -115,8 +137,32 @@ fn rating_json(cell: Option<&mysql_async::Value>) -> Value {
     }
 }
 
-fn cannot_connect(cause: String) -> RatingsError {
-    RatingsError::DatabaseUnreachable { cause }
+/// A driver error, answered as `answer`: `error.type` is MySQL's error number when the server
+/// sent one, else the I/O reason or the kind of driver failure.
+fn driver_failure(e: &Error, answer: fn(String) -> RatingsError) -> Failure {
+    let (error_type, status_code) = match e {
+        Error::Server(server) => {
+            let code = server.code.to_string();
+            (Cow::Owned(code.clone()), Some(code))
+        }
+        other => {
+            let kind = error_type::in_chain(other).unwrap_or(match other {
+                Error::Driver(DriverError::ConnectionClosed) => "connection_closed",
+                Error::Driver(_) => "driver",
+                Error::Io(_) => "io",
+                Error::Url(_) => "url",
+                Error::Other(_) | Error::Server(_) => "other",
+            });
+            (Cow::Borrowed(kind), None)
+        }
+    };
+    Failure::new(
+        answer,
+        error_type,
+        status_code,
+        std::any::type_name::<Error>(),
+        e.to_string(),
+    )
 }
 
 /// Errors that mean the connection died, not that the query is wrong.

@@ -1,5 +1,6 @@
 //! v2 without a live database: POST, and prompt JSON errors when the database is unreachable
-//! (behaviours 78, 84, 85). MongoDB has no server in CI; MySQL with a server is in `mysql`.
+//! (docs/compatibility.md, items 78, 84, 85). MongoDB has no server in CI; MySQL with a server
+//! is in `mysql`.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Fault modes (behaviours 80–83), with shortened periods and delays.
+//! Fault modes (docs/compatibility.md, items 80–83), with shortened periods and delays.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

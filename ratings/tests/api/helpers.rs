@@ -85,7 +85,7 @@ pub async fn post(app: &Spawned, path: &str, body: &str) -> Answer {
     send(app, Method::POST, path, body).await
 }
 
-/// The default answer for product `id` (behaviour 73).
+/// The default answer for product `id` (docs/compatibility.md, item 73).
 pub fn default_ratings(id: i64) -> String {
     format!(r#"{{"id":{id},"ratings":{{"Reviewer1":5,"Reviewer2":4}}}}"#)
 }

@@ -1,4 +1,5 @@
-//! v2 with `DB_TYPE=mysql` against a real MariaDB (behaviour 87, and 85's recovery).
+//! v2 with `DB_TYPE=mysql` against a real MariaDB (docs/compatibility.md, item 87, and item
+//! 85's recovery).
 //!
 //! The database comes from `BOOKINFO_TEST_MYSQL=host:port:user:password`, as printed by
 //! `ratings/scripts/mariadb-test-server.sh`, which also loads `ratings/sql/mysqldb-init.sql`.
@@ -69,7 +70,8 @@ async fn shipped_table_rates_five_and_four_for_any_product() {
 
 #[tokio::test]
 async fn failing_select_is_a_500() {
-    // Spec 1.4.5: a user that may connect to `test` but not read `Rating` makes the query fail.
+    // docs/compatibility.md, item 87: a user that may connect to `test` but not read `Rating`
+    // makes the query fail.
     let Some(db) = test_db() else { return };
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(db.host.clone())

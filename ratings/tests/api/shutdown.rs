@@ -1,4 +1,5 @@
-//! Graceful shutdown (behaviour 89): in-flight requests finish, then the server stops.
+//! Graceful shutdown (docs/compatibility.md, item 89): in-flight requests finish, then the
+//! server stops.
 
 use std::time::{Duration, Instant};
 

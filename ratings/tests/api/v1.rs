@@ -51,7 +51,7 @@ async fn ratings_without_a_slash_is_not_found() {
 
 #[tokio::test]
 async fn id_is_parse_int_of_the_last_url_segment() {
-    // 75 and spec 1.4.1
+    // 75
     let app = spawn_app(&[]).await;
     for (path, id) in [
         ("/ratings/1abc", 1),
@@ -83,7 +83,7 @@ async fn posted_ratings_are_kept_per_product() {
 
 #[tokio::test]
 async fn any_json_value_is_accepted() {
-    // spec 1.4.3
+    // 76 and 79
     let app = spawn_app(&[]).await;
     post(&app, "/ratings/8", "7")
         .await

@@ -1,4 +1,5 @@
-//! Header pass-through onto the ratings call: exactly the shared list arrives (behaviour 66).
+//! Header pass-through onto the ratings call: exactly the shared list arrives
+//! (docs/compatibility.md, item 66).
 
 use bookinfo_testing::{FakeServer, Reply, probe};
 

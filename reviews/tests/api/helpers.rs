@@ -36,7 +36,8 @@ pub const TEXT1: &str =
     "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!";
 pub const TEXT2: &str = "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare.";
 
-/// The spec's body layout with the given id, pod, cluster and per-review `rating` suffixes
+/// The body layout of docs/compatibility.md, items 60–62, with the given id, pod, cluster and
+/// per-review `rating` suffixes
 /// (`""` for v1, e.g. `, "rating": {"stars": 5, "color": "red"}` otherwise).
 pub fn body(id: &str, pod: &str, cluster: &str, rating1: &str, rating2: &str) -> String {
     format!(

@@ -1,4 +1,4 @@
-//! v2/v3: the ratings call and every way it can go (acceptance behaviours 61–68, 71, 72).
+//! v2/v3: the ratings call and every way it can go (docs/compatibility.md, items 61–68, 71, 72).
 
 use std::time::{Duration, Instant};
 

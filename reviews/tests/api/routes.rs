@@ -1,4 +1,4 @@
-//! v1, health, ids and methods (acceptance behaviours 60, 69, 70, 71).
+//! v1, health, ids and methods (docs/compatibility.md, items 60, 69, 70, 71).
 
 use bookinfo_testing::{FakeServer, Reply};
 use reqwest::Method;

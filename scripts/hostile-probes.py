@@ -3,7 +3,7 @@
 
     python3 scripts/hostile-probes.py [BIN_DIR] [PROBE ...]
 
-BIN_DIR holds the `productpage`, `details` binaries (default target/release). PROBE is any of
+BIN_DIR holds the `productpage`, `details` and `ratings` binaries (default target/release). PROBE is any of
 idle, slowloris, metrics, sigterm, bigbody (default: all). Each probe starts its own processes
 on free loopback ports, measures, stops them and prints one line of figures. Extra environment
 for the services can be given as SERVICE_ENV="A=1 B=2". Standard library only.
@@ -159,11 +159,25 @@ def probe_idle(bindir, n=5000, hold=int(os.environ.get("IDLE_HOLD", "75"))):
             s.close()
         time.sleep(3)
         after = rss_mb(svc.pid)
+        # A second burst of the same size: freed memory is reused, not added to.
+        again = []
+        for _ in range(n):
+            try:
+                s = connect(svc.port)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: probe\r\n\r\n")
+                again.append(s)
+            except OSError:
+                pass
+        time.sleep(2)
+        second = rss_mb(svc.pid)
+        for s in again:
+            s.close()
         print(
             f"idle: {n} keep-alive connections ({failed} failed to connect, {answered} answered): "
             f"RSS {before:.1f} MB before, {held:.1f} MB with them open ({fds_held} fds), "
             f"{rss_after_hold:.1f} MB after {hold} s idle ({closed} closed by the server, "
-            f"{fds_after_hold} fds), {after:.1f} MB after the client closed the rest",
+            f"{fds_after_hold} fds), {after:.1f} MB after the client closed the rest; "
+            f"{second:.1f} MB during a second burst of {n}",
             flush=True,
         )
     finally:
@@ -264,14 +278,16 @@ def probe_metrics(bindir, n=3000):
 def probe_sigterm(bindir):
     results = []
     for kind in ("headers", "body"):
-        svc = Service(bindir, "details")
+        # A head that never ends (details), and a body that trickles into a route that reads it
+        # (ratings' POST).
+        svc = Service(bindir, "details" if kind == "headers" else "ratings")
         warm(svc, 5)
         s = connect(svc.port)
         if kind == "headers":
             s.sendall(b"GET /details/0 HTTP/1.1\r\nHost: probe\r\n")
         else:
             s.sendall(
-                b"POST /details/0 HTTP/1.1\r\nHost: probe\r\nContent-Length: 1000\r\n\r\n"
+                b"POST /ratings/0 HTTP/1.1\r\nHost: probe\r\nContent-Length: 1000\r\n\r\n"
             )
         stop = threading.Event()
 

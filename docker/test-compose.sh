@@ -155,6 +155,18 @@ check "page shows Book Reviews from reviews" contains "$html" "Book Reviews"
 check "page shows a reviews pod name (reviews-v1/v2/v3)" grep -qE 'reviews-v[123]' <<<"$html"
 check "details' data reached the page (ISBN-10 1234567890)" contains "$html" "1234567890"
 
+# 2b. Refreshing spreads over reviews v1, v2 and v3 behind the one `reviews` network alias,
+#     where Docker balances per connection (BACKEND_CONNECTIONS=spread, the default).
+declare -A seen=([v1]=0 [v2]=0 [v3]=0)
+for _ in $(seq 30); do
+    v=$(page | grep -oE 'reviews-v[123]' | head -n 1) || die "GET $PAGE"
+    v=${v#reviews-}
+    [ -n "$v" ] && seen[$v]=$((seen[$v] + 1))
+done
+fewest=$(printf '%s\n' "${seen[@]}" | sort -n | head -n 1)
+check "30 page views through the reviews alias: v1 ${seen[v1]}, v2 ${seen[v2]}, v3 ${seen[v3]} (each at least 5)" \
+    [ "$fewest" -ge 5 ]
+
 # 3. istio.io's check, from inside the ratings and reviews containers: curl runs in the
 #    container, grep on this side of the pipe (as with kubectl exec).
 for svc in ratings reviews-v1; do

@@ -239,8 +239,8 @@ started_at() { # service start time and restart count for every container but ra
     done | grep -v '^ratings ' | sort
 }
 before=$(started_at)
-# productpage keeps pooled connections to `reviews`, one of the three versions; a burst of
-# concurrent views opens several, so v2/v3 (the versions that call ratings) are reached too.
+# A burst of concurrent views reaches every reviews version, so v2/v3 (the versions that call
+# ratings) are among them.
 burst() { # burst N: N concurrent page views, bodies concatenated
     local i dir
     dir=$(mktemp -d)

@@ -9,7 +9,7 @@
 //! With `--traces` the built-in collector runs in the same process, every service participates
 //! (makes and exports its own spans), and each trace is printed as a tree with its verdict once
 //! it is complete; http://localhost:16686/traces shows the same in a browser, and each product
-//! page links to its own trace there (http://localhost:16686/traces/<trace id>).
+//! page links to its own trace there (`http://localhost:16686/traces/{trace_id}`).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;

@@ -351,7 +351,7 @@ struct Worker {
 type Sessions = Arc<Mutex<BTreeMap<String, String>>>;
 
 /// Start the generator. It runs until the plan's request count or duration is reached, or
-/// `stop` turns true (requests in flight then are dropped, uncounted); [`finish`] waits for it.
+/// `stop` turns true (requests in flight then are dropped, uncounted); [`Running::finish`] waits for it.
 pub fn start(plan: Plan, stop: watch::Receiver<bool>) -> Result<Running, String> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -11,7 +11,7 @@
 //!   or an enclosing bridged span. That layer builds every span with one tracer, but one process
 //!   may run several services, each with its own tracer provider (the launcher, the tests). So
 //!   the tracer it is given, [`RequestTracer`], has no provider of its own: it builds each span
-//!   with the tracer the request's context names (a [`Bridge`], put there by the middleware).
+//!   with the tracer the request's context names (a `Bridge`, put there by the middleware).
 //!   Outside a participating request there is none, and the span is not recorded.
 //! * **Log events** are added to the OpenTelemetry span current when they are written, by a
 //!   small layer of our own ([`SpanEvents`]). The `tracing-opentelemetry` layer records events

@@ -1,11 +1,12 @@
 //! The outbound HTTP client every service uses for its downstream calls.
 //!
 //! One [`Outbound`] is built at start-up and lives in the service state: a pooled
-//! `reqwest::Client` plus the service's metrics. How it uses connections, so that calls spread
-//! over every version behind a per-connection balancer, is [`crate::spread`]. Each call names its destination (for metrics and,
-//! later, client spans), carries the forwarded headers of the request being served, and has its
+//! `reqwest::Client` plus the service's metrics. Each call names its destination (for metrics and
+//! client spans), carries the forwarded headers of the request being served, and has its
 //! own timeout, because upstream's timeouts differ per hop (productpage 3 s, reviews 10 s or
-//! 2.5 s, details 5 s) and istio.io's fault-injection task depends on them.
+//! 2.5 s, details 5 s) and istio.io's fault-injection task depends on them. How the client uses
+//! its connections, so that calls spread over every version behind a per-connection balancer,
+//! is [`crate::spread`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

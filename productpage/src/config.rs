@@ -142,6 +142,29 @@ mod tests {
     }
 
     #[test]
+    fn backend_connections() {
+        let empty: [(&str, &str); 0] = [];
+        assert_eq!(
+            Config::from_env(&empty).unwrap().connections,
+            Connections::Spread
+        );
+        for (value, expected) in [
+            ("pooled", Connections::Pooled),
+            ("per-call", Connections::PerCall),
+            ("spread", Connections::Spread),
+        ] {
+            let env = [("BACKEND_CONNECTIONS", value)];
+            assert_eq!(Config::from_env(&env).unwrap().connections, expected);
+        }
+        let env = [("BACKEND_CONNECTIONS", "lanes")];
+        assert!(
+            Config::from_env(&env)
+                .unwrap_err()
+                .mentions("BACKEND_CONNECTIONS")
+        );
+    }
+
+    #[test]
     fn hostnames_ports_and_domain() {
         let env = [
             ("SERVICES_DOMAIN", "default.svc.cluster.local"),

@@ -154,6 +154,21 @@ mod tests {
     }
 
     #[test]
+    fn backend_connections() {
+        assert_eq!(config(&[]).connections, Connections::Spread);
+        assert_eq!(
+            config(&[("BACKEND_CONNECTIONS", "per-call")]).connections,
+            Connections::PerCall
+        );
+        let env = [("BACKEND_CONNECTIONS", "sometimes")];
+        assert!(
+            Config::from_env(&env)
+                .unwrap_err()
+                .mentions("BACKEND_CONNECTIONS")
+        );
+    }
+
+    #[test]
     fn a_bad_port_is_reported_by_name() {
         let env = [("RATINGS_SERVICE_PORT", "http")];
         assert!(

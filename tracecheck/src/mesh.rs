@@ -15,7 +15,7 @@
 //! * malformed ids: the hop produces no span and injects nothing, like Envoy's NullSpan;
 //! * spans are reported to a Zipkin v2 endpoint tagged `guid:x-request-id`.
 //!
-//! Ambient mode (Istio's design doc "Ambient mode: ztunnel and waypoints"):
+//! Ambient mode (docs/tracing-design.md, "Ambient mode: ztunnel and waypoints"):
 //! * [`Ztunnel`] forwards bytes per TCP connection and nothing else: no span, no header read or
 //!   written, no `x-request-id`; it is a [`Balancer`] with the destination's endpoints;
 //! * a waypoint ([`Role::Waypoint`]) is an Envoy on the destination side of a hop, for the

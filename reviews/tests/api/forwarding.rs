@@ -17,9 +17,12 @@ async fn exactly_the_listed_headers_reach_ratings() {
     assert_eq!(status, 200);
 
     let seen = &ratings.requests()[0];
-    // The list, plus `host` and the `accept: application/json` upstream sends.
-    probe::assert_forwarded_exactly(seen, &["host", "accept"]);
+    // The list, plus `host`, the `accept: application/json` upstream sends, and the client's
+    // own `connection: close`: at this pace each call retires its connection, so that the next
+    // is placed afresh by a per-connection balancer (BACKEND_CONNECTIONS=spread).
+    probe::assert_forwarded_exactly(seen, &["host", "accept", "connection"]);
     assert_eq!(seen.header("accept"), Some("application/json"));
+    assert_eq!(seen.header("connection"), Some("close"));
 }
 
 #[tokio::test]

@@ -3,8 +3,10 @@
 # the Kubernetes manifests.
 #
 # It installs nothing outside the build directory ($CARGO_TARGET_DIR or target/): the Python
-# tools live in a virtualenv there (scripts/python-env.sh), and when MariaDB is installed a
-# private server is started with its data there, on a free loopback port, and stopped on exit.
+# tools live in a virtualenv there (scripts/python-env.sh). When MariaDB is installed, a private
+# server is started on a free loopback port with its data in a temporary directory (MariaDB runs
+# as user `mysql`, which may not be able to reach the build directory), and on exit the server is
+# stopped and the directory removed.
 # What cannot run on this machine is skipped and listed once at the end (`make deps` installs
 # it); under CI (CI=true) a missing piece is an error instead.
 set -uo pipefail
@@ -17,6 +19,7 @@ ci="${CI:-}"
 skipped=()
 status=0
 mariadb_pid=""
+mariadb_dir=""
 
 skip() {
   if [[ "$ci" == "true" ]]; then
@@ -33,6 +36,9 @@ cleanup() {
     kill -9 "$mariadb_pid" 2>/dev/null || true
     echo "==> stopped the private MariaDB (pid $mariadb_pid)"
   fi
+  if [[ -n "$mariadb_dir" ]]; then
+    rm -rf "$mariadb_dir"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -45,7 +51,9 @@ free_port() {
 if [[ -n "${BOOKINFO_TEST_MYSQL:-}" ]]; then
   echo "==> ratings MySQL tests use BOOKINFO_TEST_MYSQL=$BOOKINFO_TEST_MYSQL"
 elif command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
-  dir="$build/mariadb"
+  mariadb_dir="$(mktemp -d "${TMPDIR:-/tmp}/bookinfo-mariadb.XXXXXX")"
+  chmod 755 "$mariadb_dir"
+  dir="$mariadb_dir"
   if out=$(bash ratings/scripts/mariadb-test-server.sh "$dir" "$(free_port)"); then
     eval "$out"
     export BOOKINFO_TEST_MYSQL

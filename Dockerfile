@@ -4,7 +4,7 @@
 # compose.yaml do.
 #
 #   docker build --target ratings -t ghcr.io/bookinfo-rs/bookinfo-ratings:0.1.0 .
-#   (targets: productpage, details, reviews, ratings, tracecheck)
+#   (targets: productpage, details, reviews, ratings, tracecheck; load, the traffic generator)
 #
 # Platforms: linux/amd64 and linux/arm64. The Rust stage runs on the build machine's platform
 # (BUILDPLATFORM) and cross-compiles for the image's (TARGETPLATFORM); only the short `rootfs`
@@ -33,6 +33,7 @@
 # /usr/share/sbom/<binary>.cdx.json, named by the label io.github.bookinfo-rs.sbom.
 #
 # Stages:
+#   toolchain      the Rust image with the target's toolchain and the sources
 #   builder        compiles every binary once (for TARGETPLATFORM), in a Rust image, with the
 #                  crate registry and target/ in BuildKit cache mounts, and writes the SBOMs
 #   prebuilt       the same binaries and SBOMs taken from the build context's target/
@@ -42,6 +43,7 @@
 #                  (docker/rootfs.sh); nothing of it is in an image but what it copies out
 #   base, curl-base   FROM scratch: the shared layers
 #   <service>      base (reviews, ratings: curl-base) + one binary + its SBOM
+#   load-builder, load-prebuilt, load   the traffic generator the same two ways, on base
 #
 # Where no registry is reachable (CI), the same file builds from host binaries and a local
 # Debian image: see docker/test-compose.sh, docker/images.sh and docker/build-base.sh.
@@ -59,7 +61,8 @@ ARG DEBIAN_IMAGE=debian:bookworm-slim
 ARG BINARIES_FROM=builder
 
 # ---------------------------------------------------------------------------------------------
-FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS builder
+# The Rust toolchain for TARGETPLATFORM and the sources; `builder` and `load-builder` build in it.
+FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS toolchain
 ARG TARGETARCH
 ARG BUILDARCH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -88,6 +91,8 @@ RUN set -eu; \
     apt-get install -y --no-install-recommends "${packages[@]}"; \
     rm -rf /var/lib/apt/lists/*
 COPY . .
+
+FROM toolchain AS builder
 # The release profile in Cargo.toml strips symbols and uses thin LTO. The binaries are copied
 # out of the cache mount into /out, the one path the later stages read; the SBOMs are written
 # there by the same script CI runs on the host, for the same packages and target.
@@ -196,23 +201,32 @@ ENTRYPOINT ["/usr/local/bin/ratings"]
 CMD ["9080"]
 
 # ---------------------------------------------------------------------------------------------
-# The demo traffic generator (compose profile `load`, k8s/load/). Built in a stage of its own so
-# the service images and their build stay as they are; it shares the builder's caches. Only the
-# `builder` way: with BINARIES_FROM=prebuilt, copy target/release/bookinfo-load in by hand.
-FROM ${RUST_IMAGE} AS load-builder
-WORKDIR /src
-COPY . .
+# The demo traffic generator (compose profile `load`, k8s/load/): not a service, so its binary
+# comes through stages of its own and the service images build without it. BINARIES_FROM picks
+# load-builder (compiled in the toolchain stage, same caches) or load-prebuilt (the build
+# context's target/release/bookinfo-load, `cargo build --release -p bookinfo-load`). It loads the
+# same libraries as the services, so it runs on `base`: scratch, UID 1000, no shell.
+FROM toolchain AS load-builder
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p bookinfo-load \
-    && mkdir -p /out && cp target/release/bookinfo-load /out/
+    set -eu; . /env; \
+    cargo build --release --locked --target "$TRIPLE" -p bookinfo-load; \
+    mkdir -p /out; \
+    cp "target/$TRIPLE/release/bookinfo-load" /out/
 
-FROM runtime-base AS load
+FROM scratch AS load-prebuilt
+COPY target/release/bookinfo-load /out/
+
+# A stage of this file, not an image to tag.
+# hadolint ignore=DL3006
+FROM load-${BINARIES_FROM} AS load-binaries
+
+FROM base AS load
 LABEL org.opencontainers.image.title="bookinfo-load" \
       org.opencontainers.image.description="Traffic generator for BookInfo demos: anonymous and signed-in page views and API calls, with a summary of statuses, reviews versions and latencies."
-COPY --from=load-builder /out/bookinfo-load /usr/local/bin/bookinfo-load
-# It serves nothing, so the runtime base's healthcheck does not apply.
+COPY --from=load-binaries /out/bookinfo-load /usr/local/bin/bookinfo-load
+# It serves nothing: no port, no healthcheck.
 HEALTHCHECK NONE
 ENTRYPOINT ["/usr/local/bin/bookinfo-load"]
 CMD ["http://productpage:9080", "--rate", "5"]

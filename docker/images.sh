@@ -4,7 +4,7 @@
 # locally with debootstrap (docker/build-base.sh). The images get the names compose.yaml and
 # k8s/ use (ghcr.io/bookinfo-rs/bookinfo-<service>:0.1.0).
 #
-#   bash docker/images.sh            # all five images
+#   bash docker/images.sh            # all six images (the five services' and load)
 #   bash docker/images.sh ratings    # only some
 #
 # Needs: cargo, python3, debootstrap and root (for the base, once), a Docker engine, and a
@@ -26,9 +26,9 @@ die() {
 }
 
 targets=("$@")
-((${#targets[@]})) || targets=("${TARGETS[@]}")
+((${#targets[@]})) || targets=("${TARGETS[@]}" "${TOOL_TARGETS[@]}")
 for t in "${targets[@]}"; do
-    [[ -n "${BINARY_OF[$t]:-}" ]] || die "unknown image '$t' (${TARGETS[*]})"
+    [[ -n "${BINARY_OF[$t]:-}" ]] || die "unknown image '$t' (${TARGETS[*]} ${TOOL_TARGETS[*]})"
 done
 
 docker_up || die "no Docker engine reachable"

@@ -12,12 +12,15 @@
 REGISTRY="${BOOKINFO_REGISTRY:-ghcr.io/bookinfo-rs}"
 TAG="${BOOKINFO_TAG:-0.1.0}"
 # Image targets in the Dockerfile, and the binary each one runs.
+# TOOL_TARGETS are images that serve nothing (the traffic generator): docker/images.sh builds
+# them too, the per-image service test (docker/test-images.sh) leaves them out.
 TARGETS=(productpage details reviews ratings tracecheck)
+TOOL_TARGETS=(load)
 declare -A BINARY_OF=(
     [productpage]=productpage [details]=details [reviews]=reviews [ratings]=ratings
-    [tracecheck]=bookinfo-tracecheck
+    [tracecheck]=bookinfo-tracecheck [load]=bookinfo-load
 )
-BINARIES=(productpage details reviews ratings bookinfo-tracecheck)
+BINARIES=(productpage details reviews ratings bookinfo-tracecheck bookinfo-load)
 BASE_IMAGE="${BOOKINFO_DEBIAN_IMAGE:-bookinfo-debian:bookworm-slim}"
 
 image_of() { echo "$REGISTRY/bookinfo-$1:$TAG"; }

@@ -6,7 +6,8 @@
 # (the in-repo trace checker in place of Jaeger) and check, against the real Docker engine:
 #
 #   1. every container turns healthy through its own binary's healthcheck;
-#   2. the page renders details and reviews fetched through the compose network;
+#   2. the page renders details and reviews fetched through the compose network, and the load
+#      generator (the `load` image) gets every request answered, by reviews v1, v2 and v3;
 #   3. istio.io's step `kubectl exec ... -- curl productpage:9080/productpage | grep -o
 #      "<title>.*</title>"` works in the ratings and reviews containers, and bash in ratings;
 #   4. every container runs as UID 1000 on a read-only root filesystem;
@@ -166,6 +167,40 @@ done
 fewest=$(printf '%s\n' "${seen[@]}" | sort -n | head -n 1)
 check "30 page views through the reviews alias: v1 ${seen[v1]}, v2 ${seen[v2]}, v3 ${seen[v3]} (each at least 5)" \
     [ "$fewest" -ge 5 ]
+
+# 2c. The traffic generator (the `load` image of compose's `load` profile) on the project's
+#     network: a fixed number of requests, each answered below 500, pages from all three
+#     reviews versions, read from its JSON summary. Its traces are dropped before step 5.
+LOAD_REQUESTS=40
+network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' \
+    "$(compose ps -q productpage)" | awk '{ print $1 }')
+[ -n "$network" ] || die "no network found for productpage"
+# Exit status 1 when a request failed; the summary says which, so it is read either way.
+load_json=$(docker run --rm --network "$network" --user 1000:1000 --read-only \
+    "$(image_of load)" http://productpage:9080 --requests "$LOAD_REQUESTS" --json) || true
+load_summary() { # prints a verdict, true when every request was answered below 500 by all versions
+    python3 - "$LOAD_REQUESTS" "$load_json" <<'PY'
+import json, sys
+want = int(sys.argv[1])
+try:
+    s = json.loads(sys.argv[2])
+except ValueError:
+    print("no JSON summary from bookinfo-load")
+    sys.exit(1)
+bad = {k: v for k, v in s["by_status"].items() if k == "error" or k.startswith("5")}
+versions = {v for v, n in s["reviews_versions"].items() if n > 0}
+print(f"{s['requests']} requests (want {want}), {s['errors']} errors, statuses {s['by_status']}, "
+      f"reviews {s['reviews_versions']}"
+      + (f", first errors {s['first_errors']}" if s["first_errors"] else ""))
+ok = s["requests"] == want and s["errors"] == 0 and not bad and {"v1", "v2", "v3"} <= versions
+sys.exit(0 if ok else 1)
+PY
+}
+load_ok=false
+if load_verdict=$(load_summary); then load_ok=true; fi
+printf '  %s\n' "$load_verdict"
+check "bookinfo-load ($(image_of load)): $LOAD_REQUESTS requests all answered, no 5xx, reviews v1, v2 and v3 seen" \
+    $load_ok
 
 # 3. istio.io's check, from inside the ratings and reviews containers: curl runs in the
 #    container, grep on this side of the pipe (as with kubectl exec).

@@ -517,3 +517,77 @@ def test_namespace_wide_telemetry_traces_every_waypoint(tree):
     edit(tree, "ambient/zipkin/telemetry-waypoints.yaml",
          lambda docs: docs[0]["spec"].pop("targetRefs"))
     assert check(tree, build=True).problems == []
+
+
+# --------------------------------------------------------------------------------------------
+# Programs run inside the images (IMAGE_PROGRAMS; docker/README.md)
+
+
+def set_container(rel: str, deployment: str, **fields):
+    def change(docs):
+        container(find(docs, "Deployment", deployment)).update(fields)
+    return rel, change
+
+
+@pytest.mark.parametrize("fields", [
+    {"startupProbe": {"exec": {"command": ["sh", "-c", "wget -qO- localhost:9080/health"]}}},
+    {"startupProbe": {"exec": {"command": ["curl", "-fsS", "localhost:9080/health"]}}},
+    {"lifecycle": {"preStop": {"exec": {"command": ["/bin/sleep", "5"]}}}},
+    {"command": ["/bin/sh", "-c", "exec productpage 9080"]},
+    {"command": ["/usr/bin/productpage"], "args": ["9080"]},  # right name, wrong place
+])
+def test_productpage_running_what_its_image_lacks_fails(tree, fields):
+    edit(tree, *set_container("platform/kube/bookinfo.yaml", "productpage-v1", **fields))
+    report = check(tree)
+    assert "programs" in rules(report)
+    # bookinfo-psa.yaml no longer matches bookinfo.yaml either.
+    assert rules(report) <= {"programs", "variant"}
+    assert all("bookinfo-productpage" in p.message
+               for p in report.problems if p.rule == "programs")
+
+
+@pytest.mark.parametrize("rel, deployment, fields", [
+    ("platform/kube/bookinfo-details.yaml", "details-v1",
+     {"lifecycle": {"postStart": {"exec": {"command": ["bash", "-c", "true"]}}}}),
+    ("platform/kube/bookinfo-reviews-v2.yaml", "reviews-v2",
+     {"startupProbe": {"exec": {"command": ["bash", "-c", "curl -fsS localhost:9080/health"]}}}),
+    ("load/bookinfo-load.yaml", "bookinfo-load", {"command": ["curl", "productpage:9080"]}),
+])
+def test_other_images_without_the_program_fail(tree, rel, deployment, fields):
+    edit(tree, *set_container(rel, deployment, **fields))
+    assert rules(check(tree)) == {"programs"}
+
+
+@pytest.mark.parametrize("rel, deployment, fields", [
+    ("platform/kube/bookinfo-details.yaml", "details-v1",
+     {"startupProbe": {"exec": {"command": ["/usr/local/bin/details", "--health-check"]}}}),
+    ("platform/kube/bookinfo-reviews-v2.yaml", "reviews-v2",
+     {"startupProbe": {"exec": {"command": ["curl", "-fsS", "localhost:9080/health"]}},
+      "lifecycle": {"preStop": {"exec": {"command": ["/usr/bin/curl", "-fsS", "ratings:9080"]}}}}),
+    ("platform/kube/bookinfo-ratings-v2.yaml", "ratings-v2",
+     {"startupProbe": {"exec": {"command": ["/bin/bash", "-c", "curl -fsS localhost:9080/health"]}},
+      "command": ["ratings"], "args": ["9080"]}),
+    ("load/bookinfo-load.yaml", "bookinfo-load", {"command": ["bookinfo-load"]}),
+])
+def test_programs_the_image_contains_pass(tree, rel, deployment, fields):
+    edit(tree, *set_container(rel, deployment, **fields))
+    assert check(tree).problems == []
+
+
+def test_productpage_health_check_exec_probe_passes(tree):
+    fields = {"startupProbe": {"exec": {"command": ["/usr/local/bin/productpage", "--health-check"]}}}
+    for rel in ("bookinfo.yaml", "bookinfo-psa.yaml", "bookinfo-dualstack.yaml"):
+        edit(tree, *set_container(f"platform/kube/{rel}", "productpage-v1", **fields))
+    assert check(tree).problems == []
+
+
+def test_every_image_part_has_a_program_table():
+    # Each BookInfo image the manifests may name has an entry, and each entry holds the image's
+    # own binary in /usr/local/bin.
+    for svc in v.SERVICES:
+        assert f"/usr/local/bin/{svc}" in v.IMAGE_PROGRAMS[svc]
+    for part in v.TOOLS:
+        assert any(p.startswith("/usr/local/bin/") for p in v.IMAGE_PROGRAMS[part])
+    assert v.resolve_program("curl", v.IMAGE_PROGRAMS["reviews"]) == "/usr/bin/curl"
+    assert v.resolve_program("bash", v.IMAGE_PROGRAMS["productpage"]) is None
+    assert v.resolve_program("./productpage", v.IMAGE_PROGRAMS["productpage"]) is None

@@ -9,7 +9,8 @@ Four layers, each of which a reviewer would otherwise do by hand:
    Schema so that fields the CRD does not list fail too, as the API server would prune them.
 2. Cross-file consistency: every route host, subset, backendRef, parentRef, gateway, Secret,
    ConfigMap and ServiceAccount a manifest names exists; Services select pods and target a port the
-   pods expose; images follow one pattern and tag; and every environment variable a Deployment sets
+   pods expose; images follow one pattern and tag; every program a container runs (command, exec
+   probes, exec lifecycle hooks) is in its image; and every environment variable a Deployment sets
    is one its service reads, found by reading the services' Rust configuration code. In ambient
    mode, waypoints are well formed and every label that names one resolves to a waypoint that
    takes that traffic; Telemetry targetRefs resolve.
@@ -59,6 +60,22 @@ IMAGE_PATTERN = re.compile(r"^(?P<registry>.+)/bookinfo-(?P<service>[a-z]+):(?P<
 # container name of their Deployment. They serve nothing, so the probe and Prometheus rules do not
 # apply; resources and the restricted security context do, and their image has the services' tag.
 TOOLS = {"load": ("bookinfo-load", "load")}
+# The programs each BookInfo image contains, by the image name part (bookinfo-<part>), as
+# absolute paths. Keep in step with docker/README.md ("What the images contain") and the
+# Dockerfile: every image is FROM scratch with only its own binary in /usr/local/bin; no shell in
+# productpage, details, tracecheck or load; reviews adds curl, ratings adds curl and bash (bash
+# also as /bin/bash). Anything a manifest runs in a container (command, exec probes, lifecycle
+# hooks) must be one of these.
+IMAGE_PROGRAMS = {
+    "productpage": {"/usr/local/bin/productpage"},
+    "details": {"/usr/local/bin/details"},
+    "reviews": {"/usr/local/bin/reviews", "/usr/bin/curl"},
+    "ratings": {"/usr/local/bin/ratings", "/usr/bin/curl", "/usr/bin/bash", "/bin/bash"},
+    "tracecheck": {"/usr/local/bin/bookinfo-tracecheck"},
+    "load": {"/usr/local/bin/bookinfo-load"},
+}
+# The PATH the images set (Dockerfile, stage `base`): where a bare program name is looked up.
+IMAGE_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 # Databases run their official images; pinned to a release line, never `latest`.
 THIRD_PARTY_IMAGES = {"mongo": "mongodb", "mariadb": "mysqldb"}
 
@@ -833,12 +850,59 @@ def check_deployments(
                         f"image {image!r} is neither a BookInfo image "
                         f"(<registry>/bookinfo-<service>:<tag>) nor a pinned database image",
                     )
+        check_programs(report, dep)
     read_anywhere = set().union(*env_read.values()) if env_read else set()
     for name in sorted(pending_otel - read_anywhere):
         report.notes.append(
             f"{name}: standard OpenTelemetry SDK variable, accepted without a read in the "
             "configuration code"
         )
+
+
+def resolve_program(program: str, contents: set[str]) -> str | None:
+    """The file an image runs for `program` (absolute, or a bare name looked up on its PATH)."""
+    if program.startswith("/"):
+        return program if program in contents else None
+    if "/" in program:
+        return None  # relative to a working directory the images do not define
+    return next((f"{d}/{program}" for d in IMAGE_PATH if f"{d}/{program}" in contents), None)
+
+
+def programs_run(c: dict):
+    """(where, argv) for everything a container spec makes its image run, besides the
+    ENTRYPOINT: `command` (args alone go to the image's own binary), exec probes and exec
+    lifecycle hooks."""
+    if c.get("command"):
+        yield "command", c["command"]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        argv = ((c.get(probe) or {}).get("exec") or {}).get("command")
+        if argv is not None:
+            yield f"{probe} exec", argv
+    for hook in ("postStart", "preStop"):
+        argv = ((((c.get("lifecycle") or {}).get(hook)) or {}).get("exec") or {}).get("command")
+        if argv is not None:
+            yield f"{hook} exec", argv
+
+
+def check_programs(report: Report, dep: Doc) -> None:
+    """Every program a BookInfo container is told to run exists in its image (IMAGE_PROGRAMS)."""
+    pod = pod_spec(dep)
+    for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+        m = IMAGE_PATTERN.match(c.get("image", ""))
+        contents = IMAGE_PROGRAMS.get(m["service"]) if m else None
+        if contents is None:
+            continue  # not a BookInfo image (or one the image rule already reports)
+        for where, argv in programs_run(c):
+            program = str(argv[0]) if argv else ""
+            if not program or resolve_program(program, contents) is None:
+                have = ", ".join(sorted(p.rsplit("/", 1)[1] for p in contents))
+                report.add(
+                    "programs",
+                    dep,
+                    f"container {c.get('name')!r} {where} runs {program or '(nothing)'!r}, which "
+                    f"image bookinfo-{m['service']} does not contain (it has: {have}; "
+                    "see docker/README.md)",
+                )
 
 
 def check_tool_container(

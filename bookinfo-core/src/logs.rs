@@ -77,8 +77,15 @@ impl Throttle {
 /// The process-wide throttle for warnings about the same recurring condition.
 pub static WARNINGS: Throttle = Throttle::new(WARN_INTERVAL);
 
+/// Target of the warnings [`throttled_warn!`] keeps out of the log. The log layer turns it off
+/// ([`crate::telemetry::init`]); the trace bridge still records it on the request's span, so
+/// every failed request explains itself in its trace while the log says it once per interval.
+pub const SUPPRESSED_TARGET: &str = "bookinfo_core::logs::suppressed";
+
 /// `tracing::warn!` at most once per [`WARN_INTERVAL`] for each `kind` (a string literal), with
-/// a `suppressed` field counting the warnings of that kind left out since the last one.
+/// a `suppressed` field counting the warnings of that kind left out since the last one. The
+/// ones left out of the log still become events of the request's span (target
+/// [`SUPPRESSED_TARGET`]).
 ///
 /// ```
 /// bookinfo_core::throttled_warn!("ratings-down", cause = "refused", "ratings unavailable");
@@ -88,6 +95,8 @@ macro_rules! throttled_warn {
     ($kind:literal, $($rest:tt)+) => {
         if let Some(suppressed) = $crate::logs::WARNINGS.allow($kind) {
             ::tracing::warn!(suppressed, $($rest)+);
+        } else {
+            ::tracing::warn!(target: $crate::logs::SUPPRESSED_TARGET, $($rest)+);
         }
     };
 }

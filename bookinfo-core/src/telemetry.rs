@@ -64,6 +64,15 @@ impl TelemetryConfig {
     }
 }
 
+/// Which events become log lines: `RUST_LOG` (`directives`; `info` when invalid), except the
+/// warnings the throttle keeps out of the log, whatever `RUST_LOG` says (they still reach the
+/// traces: [`crate::logs::SUPPRESSED_TARGET`]).
+pub fn log_filter(directives: &str) -> EnvFilter {
+    let off = format!("{}=off", crate::logs::SUPPRESSED_TARGET);
+    EnvFilter::try_new(format!("{directives},{off}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{off}")))
+}
+
 /// Install the process-wide subscriber, writing to standard output. A second call (tests, the
 /// all-in-one launcher) keeps the first subscriber.
 ///
@@ -71,7 +80,7 @@ impl TelemetryConfig {
 /// log collector gets plain text, not escape codes.
 pub fn init(config: &TelemetryConfig) {
     let colour = std::io::stdout().is_terminal();
-    let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(&config.filter);
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_target(true)

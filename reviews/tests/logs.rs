@@ -26,8 +26,10 @@ impl Write for Captured {
 async fn ratings_down_is_one_warning_not_one_per_request() {
     let captured = Captured::default();
     let writer = captured.clone();
+    // The services' own log filter (RUST_LOG=info), written to a buffer instead of stdout.
     tracing_subscriber::fmt()
         .with_ansi(false)
+        .with_env_filter(bookinfo_core::telemetry::log_filter("info"))
         .with_writer(move || writer.clone())
         .init();
     // Nothing listens on the ratings port: every call is refused at once.

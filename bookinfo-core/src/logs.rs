@@ -77,7 +77,7 @@ impl Throttle {
 /// The process-wide throttle for warnings about the same recurring condition.
 pub static WARNINGS: Throttle = Throttle::new(WARN_INTERVAL);
 
-/// Target of the warnings [`throttled_warn!`] keeps out of the log. The log layer turns it off
+/// Target of the warnings [`crate::throttled_warn!`] keeps out of the log. The log layer turns it off
 /// ([`crate::telemetry::init`]); the trace bridge still records it on the request's span, so
 /// every failed request explains itself in its trace while the log says it once per interval.
 pub const SUPPRESSED_TARGET: &str = "bookinfo_core::logs::suppressed";

@@ -307,7 +307,7 @@ mod participating_hop {
                     "00-0000000000000000a3ce929d0e0e4736-00f067aa0ba902b7-01",
                 ),
                 ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
-                // tracing.md A.3: trace a3ce929d0e0e4736, sampled, baggage user=jason.
+                // docs/tracing-design.md, “x-ot-span-context”: trace a3ce929d0e0e4736, sampled, baggage user=jason.
                 (
                     "x-ot-span-context",
                     "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==",

@@ -242,7 +242,7 @@ mod mixed_chains {
 
     #[test]
     fn x_ot_span_context_baggage_survives_when_b3_wins() {
-        // tracing.md A.3: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled, user=jason.
+        // docs/tracing-design.md, “x-ot-span-context”: trace a3ce929d0e0e4736, span 00f067aa0ba902b7, sampled, user=jason.
         let with_baggage = "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==";
         let incoming = headers(&[
             ("x-b3-traceid", "a3ce929d0e0e4736"),

@@ -1371,7 +1371,7 @@ fn id_of(spans: &[Span], label: &str) -> String {
 }
 
 /// `x-ot-span-context` for a sampled context with baggage `user=jason`, built from the
-/// Lightstep carrier's protobuf layout (tracing.md A.3): `basic_ctx` (field 2) holding
+/// Lightstep carrier's protobuf layout (docs/tracing-design.md, “x-ot-span-context”): `basic_ctx` (field 2) holding
 /// `trace_id` (1, fixed64), `span_id` (2, fixed64), `sampled` (3, varint) and one
 /// `baggage_items` entry (4).
 fn xot_with_user_jason(trace_low64: u64, span: u64) -> String {
@@ -1396,7 +1396,7 @@ fn header<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn a_mixed_chain_behind_a_zipkin_mesh_keeps_tracestate_and_in_header_baggage() {
-    // The example carrier of tracing.md A.3 is exactly this caller's context.
+    // The example carrier of docs/tracing-design.md, “x-ot-span-context”, is exactly this caller's context.
     assert_eq!(
         xot_with_user_jason(0xa3ce_929d_0e0e_4736, 0x00f0_67aa_0ba9_02b7),
         "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg=="

@@ -17,7 +17,7 @@ source scripts/bench-lib.sh
 
 pp=$base details=$((base + 1)) ratings=$((base + 2)) reviews=$((base + 3))
 start() { # $1: policy
-  local policy=(BACKEND_CONNECTIONS="$1" RUST_LOG=warn)
+  local policy=(BACKEND_CONNECTIONS="$1")
   env "${policy[@]}" "$bin/details" "$details" & pids+=($!)
   env "${policy[@]}" "$bin/ratings" "$ratings" & pids+=($!)
   env "${policy[@]}" ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$ratings" \

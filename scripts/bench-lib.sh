@@ -15,22 +15,28 @@ cleanup() {
     wait "${pids[$i]}" 2>/dev/null || true
   done
   pids=()
+  # The access logs of a finished stack are not kept: a long run would fill the disk.
+  if [ -n "${logs:-}" ]; then rm -f "$logs"/*.log; fi
 }
-trap cleanup EXIT
+finish() { cleanup; rm -rf "${logs:-}"; }
+trap finish EXIT
 
 wait_up() { for _ in $(seq "${wait_tries:-100}"); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
 
-# The four services as separate processes on 19180-19183 (reviews v2). Arguments are extra
-# environment assignments for every service (participating mode) or nothing. Sets ${svc[@]}.
+# The four services as separate processes on 19180-19183 (reviews v2), in their default
+# configuration: the access log is on (RUST_LOG=info) and goes to a file per service in $logs, as
+# a container's log would. Arguments are extra environment assignments for every service
+# (participating mode) or nothing. Sets ${svc[@]}.
 # A non-empty ${wrap[@]} (a command such as valgrind) runs each service under it.
 wrap=()
+logs=$(mktemp -d "${TMPDIR:-/tmp}/bookinfo-bench-logs.XXXXXX")
 start_stack() {
   local extra=("$@") first=${#pids[@]}
-  env "${extra[@]}" RUST_LOG=warn "${wrap[@]}" "$bin/details" 19181 & pids+=($!)
-  env "${extra[@]}" RUST_LOG=warn "${wrap[@]}" "$bin/ratings" 19182 & pids+=($!)
-  env "${extra[@]}" RUST_LOG=warn ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "${wrap[@]}" "$bin/reviews" 19183 & pids+=($!)
-  env "${extra[@]}" RUST_LOG=warn DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
-      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "${wrap[@]}" "$bin/productpage" 19180 & pids+=($!)
+  env "${extra[@]}" "${wrap[@]}" "$bin/details" 19181 >>"$logs/details.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" "${wrap[@]}" "$bin/ratings" 19182 >>"$logs/ratings.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "${wrap[@]}" "$bin/reviews" 19183 >>"$logs/reviews.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
+      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "${wrap[@]}" "$bin/productpage" 19180 >>"$logs/productpage.log" 2>&1 & pids+=($!)
   for port in 19181 19182 19183 19180; do wait_up "http://127.0.0.1:$port/health"; done
   svc=("${pids[@]:$first:4}")
 }

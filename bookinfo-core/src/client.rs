@@ -26,30 +26,14 @@ use crate::spread::{Connections, HostLookup, Retirement, SpreadResolver, SystemL
 pub const MAX_RESPONSE_BODY: usize = 1 << 20;
 
 /// Why a response body could not be read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     /// The body is larger than the limit (announced by `Content-Length`, or seen while reading).
+    #[error("response body larger than {limit} bytes")]
     TooLarge { limit: usize },
     /// Reading failed (connection lost, timeout, bad chunking).
-    Read(reqwest::Error),
-}
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::TooLarge { limit } => write!(f, "response body larger than {limit} bytes"),
-            Self::Read(e) => write!(f, "reading the response body failed: {}", error_chain(e)),
-        }
-    }
-}
-
-impl std::error::Error for BodyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::TooLarge { .. } => None,
-            Self::Read(e) => Some(e),
-        }
-    }
+    #[error("reading the response body failed: {}", error_chain(.0))]
+    Read(#[source] reqwest::Error),
 }
 
 /// The whole body of `response`, refused as soon as it is known to exceed `limit` bytes: at once
@@ -73,38 +57,14 @@ pub async fn read_body(mut response: Response, limit: usize) -> Result<Bytes, Bo
 }
 
 /// Why an outbound call produced no response.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The per-call timeout elapsed (connect or response).
+    #[error("request to {url} timed out after {:.1} s", .after.as_secs_f64())]
     Timeout { url: String, after: Duration },
     /// No connection could be made or the exchange failed.
+    #[error("request to {url} failed: {}", error_chain(.source))]
     Transport { url: String, source: reqwest::Error },
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout { url, after } => {
-                write!(
-                    f,
-                    "request to {url} timed out after {:.1} s",
-                    after.as_secs_f64()
-                )
-            }
-            Self::Transport { url, source } => {
-                write!(f, "request to {url} failed: {}", error_chain(source))
-            }
-        }
-    }
-}
-
-impl std::error::Error for CallError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Timeout { .. } => None,
-            Self::Transport { source, .. } => Some(source),
-        }
-    }
 }
 
 /// The error and its causes joined by `: `, e.g. reqwest's connect error with the OS error.

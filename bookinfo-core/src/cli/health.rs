@@ -13,24 +13,17 @@ use super::args::{Command, DEFAULT_PORT, container_main_args, parse_args};
 pub const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a health check failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Unhealthy {
     /// Nothing answered: refused, unreachable or timed out before a status line.
+    #[error("no answer: {0}")]
     Unreachable(io::Error),
     /// Something answered that is not HTTP.
+    #[error("not an HTTP answer: {0:?}")]
     NotHttp(String),
     /// The service answered with a status outside 2xx.
+    #[error("status {0}")]
     Status(u16),
-}
-
-impl std::fmt::Display for Unhealthy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unhealthy::Unreachable(e) => write!(f, "no answer: {e}"),
-            Unhealthy::NotHttp(line) => write!(f, "not an HTTP answer: {line:?}"),
-            Unhealthy::Status(code) => write!(f, "status {code}"),
-        }
-    }
 }
 
 /// `GET <path>` on `127.0.0.1:<port>`, within `timeout` in total: the status code of a 2xx

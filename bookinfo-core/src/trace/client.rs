@@ -6,7 +6,7 @@
 //! request and the *client span's* context is written in the formats the request arrived with:
 //! nothing stale survives, and the next hop's parent is a span that is exported.
 
-use http::HeaderMap;
+use http::{HeaderMap, Uri};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Status};
 use opentelemetry_sdk::trace::Span;
@@ -25,26 +25,18 @@ pub struct ClientSpan {
     pub(super) _live: TaskTrackerToken,
 }
 
-/// The host (IPv6 literals without brackets) and explicit port of an absolute URL, read in place:
-/// the client parses the URL again anyway, so the span does not pay for a second full parse.
-pub(super) fn host_and_port(url: &str) -> (Option<&str>, Option<u16>) {
-    let Some((_, rest)) = url.split_once("://") else {
-        return (None, None);
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => return (None, None),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let host = Some(host).filter(|h| !h.is_empty());
-    (host, port.and_then(|p| p.parse().ok()))
+/// The host (IPv6 literals without brackets) and explicit port of a URL, as the span's
+/// `server.address` and `server.port`.
+pub(super) fn host_and_port(uri: &Uri) -> (Option<&str>, Option<u16>) {
+    let host = uri
+        .host()
+        .map(|h| {
+            h.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(h)
+        })
+        .filter(|h| !h.is_empty());
+    (host, uri.port_u16())
 }
 
 impl ClientSpan {
@@ -113,6 +105,7 @@ impl ClientSpan {
 #[cfg(test)]
 mod tests {
     use super::host_and_port;
+    use http::Uri;
 
     #[test]
     fn host_and_port_of_urls() {
@@ -134,7 +127,9 @@ mod tests {
             ("not a url", (None, None)),
         ];
         for (url, expected) in cases {
-            assert_eq!(host_and_port(url), expected, "{url}");
+            let parsed = url.parse::<Uri>().ok();
+            let got = parsed.as_ref().map_or((None, None), host_and_port);
+            assert_eq!(got, expected, "{url}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stores in the request, and what each outbound attempt opens its CLIENT span
 //! ([`super::client`]) from.
 
+use http::Uri;
 use opentelemetry::Context;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer};
@@ -69,7 +70,10 @@ impl RequestTrace {
             super::server::method_value(method),
         ));
         attributes.push(KeyValue::new("url.full", url.to_owned()));
-        let (host, port) = super::client::host_and_port(url);
+        let uri = url.parse::<Uri>().ok();
+        let (host, port) = uri
+            .as_ref()
+            .map_or((None, None), super::client::host_and_port);
         if let Some(host) = host {
             attributes.push(KeyValue::new("server.address", super::interned(&[host])));
         }

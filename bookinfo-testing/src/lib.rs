@@ -7,8 +7,10 @@
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
 //! * [`balancer`] is a per-connection TCP balancer, like kube-proxy in front of a Service.
+//! * [`logs`] keeps what the log subscriber writes, for tests of log lines.
 
 pub mod balancer;
+pub mod logs;
 pub mod raw;
 pub mod relay;
 

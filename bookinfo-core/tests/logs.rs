@@ -8,23 +8,17 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{ServiceId, harden, serve};
+use bookinfo_core::server::serve;
 use bookinfo_core::telemetry::log_filter;
-use bookinfo_core::trace::Tracing;
 use bookinfo_testing::logs::CapturedLogs;
 use bookinfo_testing::raw::{connect, read_response, send};
-use bookinfo_testing::spawn;
+use bookinfo_testing::{hardened, spawn};
 
 #[tokio::test]
 async fn long_request_values_are_truncated_in_the_access_log() {
     let logs = CapturedLogs::install(log_filter("info"));
     let routes = Router::new().route("/hello", get(|| async { "hello" }));
-    let router = harden(
-        routes,
-        Metrics::new("t"),
-        Tracing::pass_through(),
-        ServiceId::new("t", "v1"),
-    );
+    let router = hardened(routes, Metrics::new("t"));
     let server = spawn(|l, s| serve(l, router, s, Duration::from_secs(1))).await;
     let long_path = format!("/{}", "a".repeat(40 * 1024));
     let long_method = "M".repeat(2000);

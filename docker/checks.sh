@@ -1,13 +1,20 @@
 # shellcheck shell=bash disable=SC2034  # the counters are read by the scripts that source this
-# Shared by the two container tests, docker/test-images.sh and docker/test-compose.sh (sourced,
-# not run): how they report steps and count their assertions.
+# Shared by the two container tests, docker/test-images.sh and docker/test-compose.sh (sourced
+# from the repository's root, not run): the Docker helpers of docker/lib.sh, the Python tools on
+# PATH, and how the tests report steps and count their assertions.
 #
 #   say TEXT...              a step heading
 #   die TEXT...              stop the test with "FAILED: TEXT"
 #   check WHAT COMMAND...    run COMMAND; print "ok" or "FAIL" with WHAT and count it in
 #                            passed/failed (the failed ones also in failures)
-#   skip_without_docker WHAT exit 0, loudly, when no Docker engine is reachable (needs
-#                            docker/lib.sh)
+#   skip_without_docker WHAT exit 0, loudly, when no Docker engine is reachable
+
+# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
+# virtualenv under the build directory; its python3 comes first.
+PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
+export PATH
+# shellcheck source=docker/lib.sh
+source docker/lib.sh
 
 say() { printf '==> %s\n' "$*"; }
 die() {

@@ -25,12 +25,6 @@
 # JAEGER_UI_PORT (host ports, default 19080 and 19686), VIEWS (page views traced, default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
-# virtualenv under the build directory; its python3 comes first.
-PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
-export PATH
-# shellcheck source=docker/lib.sh
-source docker/lib.sh
 # shellcheck source=docker/checks.sh
 source docker/checks.sh
 

@@ -26,12 +26,6 @@
 #   bash docker/test-images.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
-# virtualenv under the build directory; its python3 comes first.
-PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
-export PATH
-# shellcheck source=docker/lib.sh
-source docker/lib.sh
 # shellcheck source=docker/checks.sh
 source docker/checks.sh
 

@@ -25,12 +25,8 @@
 # JAEGER_UI_PORT (host ports, default 19080 and 19686), VIEWS (page views traced, default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
-# virtualenv under the build directory; its python3 comes first.
-PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
-export PATH
-# shellcheck source=docker/lib.sh
-source docker/lib.sh
+# shellcheck source=docker/checks.sh
+source docker/checks.sh
 
 PROJECT="${BOOKINFO_CI_PROJECT:-bookinfo-ci}"
 export BOOKINFO_PORT="${BOOKINFO_PORT:-19080}"
@@ -39,34 +35,7 @@ VIEWS="${VIEWS:-5}"
 PAGE="http://127.0.0.1:$BOOKINFO_PORT/productpage"
 TRACES="http://127.0.0.1:$JAEGER_UI_PORT/traces"
 
-say() { printf '==> %s\n' "$*"; }
-die() {
-    printf '\nFAILED: %s\n' "$*" >&2
-    exit 1
-}
-
-passed=0
-failed=0
-failures=()
-check() { # check "what" command...: one assertion, reported, counted
-    local what="$1"
-    shift
-    if "$@"; then
-        printf '  ok   %s\n' "$what"
-        passed=$((passed + 1))
-    else
-        printf '  FAIL %s\n' "$what"
-        failed=$((failed + 1))
-        failures+=("$what")
-    fi
-}
-
-if ! docker_up; then
-    echo "######################################################################"
-    echo "## SKIPPED: no Docker engine reachable; the container test did not run"
-    echo "######################################################################"
-    exit 0
-fi
+skip_without_docker "the container test"
 
 # --- tools ---------------------------------------------------------------------------------
 find_compose || die "a Docker engine is reachable but no compose is installed"

@@ -26,40 +26,10 @@
 #   bash docker/test-images.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
-# virtualenv under the build directory; its python3 comes first.
-PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
-export PATH
-# shellcheck source=docker/lib.sh
-source docker/lib.sh
+# shellcheck source=docker/checks.sh
+source docker/checks.sh
 
-say() { printf '==> %s\n' "$*"; }
-die() {
-    printf '\nFAILED: %s\n' "$*" >&2
-    exit 1
-}
-passed=0
-failed=0
-failures=()
-check() { # check "what" command...: one assertion, reported, counted
-    local what="$1"
-    shift
-    if "$@"; then
-        printf '  ok   %s\n' "$what"
-        passed=$((passed + 1))
-    else
-        printf '  FAIL %s\n' "$what"
-        failed=$((failed + 1))
-        failures+=("$what")
-    fi
-}
-
-if ! docker_up; then
-    echo "######################################################################"
-    echo "## SKIPPED: no Docker engine reachable; the image test did not run"
-    echo "######################################################################"
-    exit 0
-fi
+skip_without_docker "the image test"
 command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
 
 if [[ "${BOOKINFO_IMAGES_BUILT:-}" != 1 ]]; then

@@ -1,6 +1,6 @@
 //! The outbound HTTP client every service uses for its downstream calls.
 //!
-//! One [`Outbound`] is built at start-up and lives in the service state: a pooled
+//! One [`Client`] is built at start-up and lives in the service state: a pooled
 //! `reqwest::Client` plus the service's metrics. Each call names its destination (for metrics and
 //! client spans), carries the forwarded headers of the request being served, and has its
 //! own timeout, because upstream's timeouts differ per hop (productpage 3 s, reviews 10 s or
@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
-use http::header::{CONNECTION, HeaderValue};
+use http::header::{CONNECTION, HeaderName, HeaderValue};
 use reqwest::{Method, Response};
 
+use crate::headers::Forwarded;
 use crate::metrics::Metrics;
 use crate::spread::{Connections, HostLookup, Retirement, SpreadResolver, SystemLookup};
 
@@ -25,30 +26,14 @@ use crate::spread::{Connections, HostLookup, Retirement, SpreadResolver, SystemL
 pub const MAX_RESPONSE_BODY: usize = 1 << 20;
 
 /// Why a response body could not be read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     /// The body is larger than the limit (announced by `Content-Length`, or seen while reading).
+    #[error("response body larger than {limit} bytes")]
     TooLarge { limit: usize },
     /// Reading failed (connection lost, timeout, bad chunking).
-    Read(reqwest::Error),
-}
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::TooLarge { limit } => write!(f, "response body larger than {limit} bytes"),
-            Self::Read(e) => write!(f, "reading the response body failed: {}", error_chain(e)),
-        }
-    }
-}
-
-impl std::error::Error for BodyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::TooLarge { .. } => None,
-            Self::Read(e) => Some(e),
-        }
-    }
+    #[error("reading the response body failed: {}", error_chain(.0))]
+    Read(#[source] reqwest::Error),
 }
 
 /// The whole body of `response`, refused as soon as it is known to exceed `limit` bytes: at once
@@ -72,38 +57,14 @@ pub async fn read_body(mut response: Response, limit: usize) -> Result<Bytes, Bo
 }
 
 /// Why an outbound call produced no response.
-#[derive(Debug)]
-pub enum OutboundError {
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
     /// The per-call timeout elapsed (connect or response).
+    #[error("request to {url} timed out after {:.1} s", .after.as_secs_f64())]
     Timeout { url: String, after: Duration },
     /// No connection could be made or the exchange failed.
+    #[error("request to {url} failed: {}", error_chain(.source))]
     Transport { url: String, source: reqwest::Error },
-}
-
-impl std::fmt::Display for OutboundError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout { url, after } => {
-                write!(
-                    f,
-                    "request to {url} timed out after {:.1} s",
-                    after.as_secs_f64()
-                )
-            }
-            Self::Transport { url, source } => {
-                write!(f, "request to {url} failed: {}", error_chain(source))
-            }
-        }
-    }
-}
-
-impl std::error::Error for OutboundError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Timeout { .. } => None,
-            Self::Transport { source, .. } => Some(source),
-        }
-    }
 }
 
 /// The error and its causes joined by `: `, e.g. reqwest's connect error with the OS error.
@@ -124,17 +85,13 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 /// A pooled HTTP client that forwards headers, records outbound metrics and, in participating
 /// mode, opens a CLIENT span per attempt.
 #[derive(Clone, Debug)]
-pub struct Outbound {
-    client: reqwest::Client,
+pub struct Client {
+    http: reqwest::Client,
     metrics: Metrics,
     retirement: Arc<Retirement>,
 }
 
-/// What a call carries from the request being served: the forwarded headers and, in
-/// participating mode, the request's trace.
-pub use crate::headers::Forwarded;
-
-impl Outbound {
+impl Client {
     /// Build the client once at start-up. `user_agent` is sent when the request being served
     /// carried none (upstream sends its HTTP library's default in that case); `connections`
     /// says how connections are used (see [`crate::spread`]).
@@ -142,14 +99,14 @@ impl Outbound {
         Self::with_lookup(metrics, user_agent, connections, Arc::new(SystemLookup))
     }
 
-    /// [`Outbound::new`] with host names looked up by `lookup` instead of the system resolver.
+    /// [`Client::new`] with host names looked up by `lookup` instead of the system resolver.
     pub fn with_lookup(
         metrics: Metrics,
         user_agent: &str,
         connections: Connections,
         lookup: Arc<dyn HostLookup>,
     ) -> Self {
-        let client = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .user_agent(user_agent)
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
@@ -159,13 +116,13 @@ impl Outbound {
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            client,
+            http,
             metrics,
             retirement: Arc::new(Retirement::new(connections)),
         }
     }
 
-    /// Attempt number `attempt` (from 0) of `GET url` on behalf of the request `forward` was
+    /// Attempt number `attempt` (from 0) of `GET url` on behalf of the request `forwarded` was
     /// taken from, giving up after `timeout`. In participating mode the attempt gets its own
     /// CLIENT span, whose context replaces every trace header of the request; otherwise the
     /// headers go out verbatim.
@@ -177,12 +134,31 @@ impl Outbound {
         &self,
         destination: &'static str,
         url: &str,
-        forward: &Forwarded,
+        forwarded: &Forwarded,
         timeout: Duration,
         attempt: u32,
-    ) -> Result<Response, OutboundError> {
-        let mut headers = forward.headers.clone();
-        let span = forward
+    ) -> Result<Response, CallError> {
+        self.call_with(destination, url, forwarded, &[], timeout, attempt)
+            .await
+    }
+
+    /// [`Client::call`] with headers of the caller's own added to the forwarded ones (reviews
+    /// asks ratings for `Accept: application/json`). They replace a forwarded header of the same
+    /// name; trace headers are still written last, from the attempt's span.
+    pub async fn call_with(
+        &self,
+        destination: &'static str,
+        url: &str,
+        forwarded: &Forwarded,
+        own: &[(HeaderName, HeaderValue)],
+        timeout: Duration,
+        attempt: u32,
+    ) -> Result<Response, CallError> {
+        let mut headers = forwarded.headers.clone();
+        for (name, value) in own {
+            headers.insert(name.clone(), value.clone());
+        }
+        let span = forwarded
             .trace
             .as_ref()
             .map(|t| t.client_span("GET", destination, url, attempt));
@@ -202,7 +178,7 @@ impl Outbound {
         result
     }
 
-    /// One request with exactly `headers`; see [`Outbound::call`].
+    /// One request with exactly `headers`; see [`Client::call`].
     pub async fn send(
         &self,
         destination: &'static str,
@@ -210,11 +186,11 @@ impl Outbound {
         url: &str,
         headers: HeaderMap,
         timeout: Duration,
-    ) -> Result<Response, OutboundError> {
+    ) -> Result<Response, CallError> {
         let started = Instant::now();
         // The map is moved into the request, not merged header by header as `.headers()` does;
         // the client's defaults (`user-agent`) are still added where absent.
-        let result = match self.client.request(method, url).timeout(timeout).build() {
+        let result = match self.http.request(method, url).timeout(timeout).build() {
             Ok(mut request) => {
                 *request.headers_mut() = headers;
                 if self.retirement.retire(destination) {
@@ -224,7 +200,7 @@ impl Outbound {
                         .headers_mut()
                         .insert(CONNECTION, HeaderValue::from_static("close"));
                 }
-                self.client.execute(request).await
+                self.http.execute(request).await
             }
             Err(e) => Err(e),
         };
@@ -238,12 +214,12 @@ impl Outbound {
             Err(source) => {
                 self.metrics.observe_outbound(destination, None, elapsed);
                 if source.is_timeout() {
-                    Err(OutboundError::Timeout {
+                    Err(CallError::Timeout {
                         url: url.to_owned(),
                         after: timeout,
                     })
                 } else {
-                    Err(OutboundError::Transport {
+                    Err(CallError::Transport {
                         url: url.to_owned(),
                         source,
                     })

@@ -59,7 +59,8 @@ pub struct ConfigError {
 }
 
 /// Every configuration problem found while reading a service's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, thiserror::Error)]
+#[error("invalid configuration:{}", Listed(.0))]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
@@ -69,17 +70,17 @@ impl ConfigErrors {
     }
 }
 
-impl fmt::Display for ConfigErrors {
+/// Each error on a line of its own, indented under the heading.
+struct Listed<'a>(&'a [ConfigError]);
+
+impl fmt::Display for Listed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration:")?;
-        for e in &self.0 {
+        for e in self.0 {
             write!(f, "\n  {}: {}", e.variable, e.message)?;
         }
         Ok(())
     }
 }
-
-impl std::error::Error for ConfigErrors {}
 
 /// Reads variables from a [`Lookup`], remembering what was read and what was wrong.
 pub struct EnvReader<'a> {

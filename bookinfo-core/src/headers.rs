@@ -11,7 +11,7 @@
 
 use http::HeaderMap;
 
-use crate::trace::server::OutboundBaggage;
+use crate::trace::ForwardedBaggage;
 
 /// The W3C baggage header.
 const BAGGAGE: &str = "baggage";
@@ -73,21 +73,21 @@ pub fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
 /// Each header of `incoming` whose name passes `keep`, in order, repeated values included: one
 /// pass over the map, no lookups.
 fn select(incoming: &HeaderMap, keep: impl Fn(&str) -> bool) -> HeaderMap {
-    let mut out = HeaderMap::new();
+    let mut selected = HeaderMap::new();
     for (name, value) in incoming {
         if keep(name.as_str()) {
-            out.append(name.clone(), value.clone());
+            selected.append(name.clone(), value.clone());
         }
     }
-    out
+    selected
 }
 
 /// What an outbound call carries from the request being served: the forwarded headers
 /// (which a handler may still edit, as productpage does with `end-user`) and, in participating
 /// mode, the request's trace, so that each outbound attempt becomes a child span of it.
 ///
-/// It is an extractor: a handler takes `forward: Forwarded` and passes `&forward` to
-/// [`crate::Outbound::call`].
+/// It is an extractor: a handler takes `forwarded: Forwarded` and passes `&forwarded` to
+/// [`Client::call`](crate::client::Client::call).
 #[derive(Clone, Debug, Default)]
 pub struct Forwarded {
     pub headers: HeaderMap,
@@ -110,10 +110,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
             // trace headers are not even copied; `baggage`, when it was read, goes on as its
             // valid members only (docs/tracing-mixed-chains.md, "Mixed chains").
             Some(trace) => match &trace.baggage {
-                OutboundBaggage::AsReceived => select(&parts.headers, |name| {
+                ForwardedBaggage::AsReceived => select(&parts.headers, |name| {
                     is_forwarded(name) && !bookinfo_propagation::is_owned(name)
                 }),
-                OutboundBaggage::Valid(valid) => {
+                ForwardedBaggage::Valid(valid) => {
                     let mut headers = select(&parts.headers, |name| {
                         is_forwarded(name)
                             && !bookinfo_propagation::is_owned(name)
@@ -162,8 +162,8 @@ mod tests {
         ] {
             h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        let out = forwarded_headers(&h);
-        let mut names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
+        let forwarded = forwarded_headers(&h);
+        let mut names: Vec<_> = forwarded.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         assert_eq!(
             names,
@@ -181,8 +181,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("tracestate", HeaderValue::from_static("a=1"));
         h.append("tracestate", HeaderValue::from_static("b=2"));
-        let out = forwarded_headers(&h);
-        let values: Vec<_> = out.get_all("tracestate").iter().collect();
+        let forwarded = forwarded_headers(&h);
+        let values: Vec<_> = forwarded.get_all("tracestate").iter().collect();
         assert_eq!(values, ["a=1", "b=2"]);
     }
 }

@@ -1,6 +1,6 @@
 //! What every service carries to be observable: its metrics registry and its span export.
 //!
-//! Each service's state holds one [`Instruments`]; from it the service builds its outbound
+//! Each service's state holds one [`Instruments`]; from it the service builds its HTTP
 //! client, wraps its routes ([`Instruments::harden`]) and serves them
 //! ([`Instruments::serve`]: drain, then flush spans). Keeping the two together means no service
 //! can wire metrics without tracing, or forget to flush on the way out.
@@ -12,7 +12,7 @@ use axum::Router;
 use axum::response::Response;
 use tokio::net::TcpListener;
 
-use crate::client::Outbound;
+use crate::client::Client;
 use crate::metrics::Metrics;
 use crate::spread::Connections;
 use tracing::Instrument;
@@ -49,10 +49,10 @@ impl Instruments {
         self
     }
 
-    /// The service's outbound client, recording into these metrics and using connections as
+    /// The service's HTTP client, recording into these metrics and using connections as
     /// `connections` says.
-    pub fn outbound(&self, user_agent: &str, connections: Connections) -> Outbound {
-        Outbound::new(self.metrics.clone(), user_agent, connections)
+    pub fn client(&self, user_agent: &str, connections: Connections) -> Client {
+        Client::new(self.metrics.clone(), user_agent, connections)
     }
 
     /// `routes` with the shared middleware (see [`server::harden`]).

@@ -5,10 +5,12 @@
 //!
 //! * [`config`]: typed configuration read once from the environment (or a test map), reporting
 //!   every bad variable by name.
-//! * [`headers`]: the single list of request headers a service forwards to its downstreams.
-//!   Trace propagation stands or falls with this list, which is why there is exactly one.
-//! * [`client`]: the outbound HTTP client, built once per service, that applies the forwarded
-//!   headers, records outbound metrics and opens a CLIENT span per attempt.
+//! * [`headers`]: the single list of request headers a service forwards to its downstreams, and
+//!   [`Forwarded`](headers::Forwarded), what a handler takes from the request it serves and
+//!   hands to every call it makes (the forwarded headers and the request's trace). Trace
+//!   propagation stands or falls with this list, which is why there is exactly one.
+//! * [`client`]: the HTTP [`Client`](client::Client), built once per service, that sends the
+//!   forwarded headers, records outbound metrics and opens a CLIENT span per attempt.
 //! * [`spread`]: how that client uses connections, so that calls spread over every version
 //!   behind a balancer that decides per connection (`BACKEND_CONNECTIONS`).
 //! * [`server`]: binding (dual-stack, port 0 friendly), graceful shutdown with a bounded drain,
@@ -40,9 +42,7 @@ pub mod spread;
 pub mod telemetry;
 pub mod trace;
 
-pub use client::{Outbound, OutboundError};
 pub use config::{ConfigErrors, EnvReader, Lookup};
-pub use headers::{Forwarded, forwarded_headers};
 pub use instruments::Instruments;
 pub use metrics::Metrics;
 pub use spread::Connections;

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::{get, post};
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{ServerLimits, ServiceId, harden, serve_with};
-use bookinfo_core::trace::Tracing;
+use bookinfo_core::server::{ServerLimits, serve_with};
 use bookinfo_testing::raw::{self, closed_within, connect, read_response, send};
-use bookinfo_testing::{Spawned, spawn};
+use bookinfo_testing::{Spawned, hardened, slow_handler, spawn};
 use tokio::sync::Notify;
 
 /// Far beyond every limit set here, far below a test's patience.
@@ -35,23 +34,8 @@ fn router(slow: Duration, started: Arc<Notify>) -> Router {
     let routes = Router::new()
         .route("/echo", post(|body: String| async move { body }))
         .route("/hello", get(|| async { "hello" }))
-        .route(
-            "/slow",
-            get(move || {
-                let started = started.clone();
-                async move {
-                    started.notify_one();
-                    tokio::time::sleep(slow).await;
-                    "done"
-                }
-            }),
-        );
-    harden(
-        routes,
-        Metrics::new("t"),
-        Tracing::pass_through(),
-        ServiceId::new("t", "v1"),
-    )
+        .route("/slow", slow_handler(slow, started));
+    hardened(routes, Metrics::new("t"))
 }
 
 async fn start(limits: ServerLimits) -> Spawned {

@@ -1,9 +1,9 @@
 //! Forwarding and propagation together: the allow-list of forwarded headers
-//! ([`bookinfo_core::forwarded_headers`]), the removal of the trace headers a participating
+//! ([`bookinfo_core::headers::forwarded_headers`]), the removal of the trace headers a participating
 //! service owns, and the context written for the next hop. The formats themselves are tested in
 //! the `bookinfo-propagation` crate.
 
-use bookinfo_core::forwarded_headers;
+use bookinfo_core::headers::forwarded_headers;
 use bookinfo_propagation::{
     Format, FormatSet, Propagation, Sampling, SpanId, TraceId, extract, inject, strip_owned,
 };
@@ -35,11 +35,11 @@ fn malformed_headers_are_not_forwarded() {
     ]);
     let got = extract(&h, &Propagation::default());
     assert_eq!(got.malformed, set(&[Format::TraceContext]));
-    let mut out = forwarded_headers(&h);
-    strip_owned(&mut out);
-    assert!(out.get("traceparent").is_none());
-    assert_eq!(out["x-request-id"], "r1");
-    assert_eq!(out["end-user"], "jason");
+    let mut forwarded = forwarded_headers(&h);
+    strip_owned(&mut forwarded);
+    assert!(forwarded.get("traceparent").is_none());
+    assert_eq!(forwarded["x-request-id"], "r1");
+    assert_eq!(forwarded["end-user"], "jason");
 }
 
 mod hop {
@@ -55,10 +55,10 @@ mod hop {
             .expect("the hop test sends a valid context")
             .child(|| 0x1111_1111_1111_1111);
         let client = server.child(|| 0x2222_2222_2222_2222);
-        let mut out = forwarded_headers(incoming);
-        strip_owned(&mut out);
-        inject(&client, p.inject_set(got.arrived), &mut out);
-        out
+        let mut forwarded = forwarded_headers(incoming);
+        strip_owned(&mut forwarded);
+        inject(&client, p.inject_set(got.arrived), &mut forwarded);
+        forwarded
     }
 
     #[test]
@@ -80,16 +80,16 @@ mod hop {
             ("baggage", "userId=alice"),
             ("x-request-id", "3a7c1b6e-1f2d-9a4b-8c3d-2e1f0a9b8c7d"),
         ]);
-        let out = hop(&incoming);
-        assert_eq!(out["x-b3-traceid"], "a3ce929d0e0e4736");
-        assert_eq!(out["x-b3-spanid"], "2222222222222222");
-        assert_eq!(out["x-b3-parentspanid"], "1111111111111111");
-        assert_eq!(out["x-b3-sampled"], "1");
+        let forwarded = hop(&incoming);
+        assert_eq!(forwarded["x-b3-traceid"], "a3ce929d0e0e4736");
+        assert_eq!(forwarded["x-b3-spanid"], "2222222222222222");
+        assert_eq!(forwarded["x-b3-parentspanid"], "1111111111111111");
+        assert_eq!(forwarded["x-b3-sampled"], "1");
         assert!(
-            out.get("traceparent").is_none(),
+            forwarded.get("traceparent").is_none(),
             "malformed, so not mirrored"
         );
-        assert!(out.get("b3").is_none());
+        assert!(forwarded.get("b3").is_none());
         for verbatim in [
             "x-datadog-trace-id",
             "sw8",
@@ -99,7 +99,7 @@ mod hop {
             "baggage",
             "x-request-id",
         ] {
-            assert_eq!(out[verbatim], incoming[verbatim], "{verbatim}");
+            assert_eq!(forwarded[verbatim], incoming[verbatim], "{verbatim}");
         }
     }
 
@@ -111,8 +111,8 @@ mod hop {
             "x-ot-span-context",
             "EiMJNkcODp2SzqMRtwKpC6pn8AAYASINCgR1c2VyEgVqYXNvbg==",
         )]);
-        let out = hop(&incoming);
-        let got = extract(&out, &Propagation::default());
+        let forwarded = hop(&incoming);
+        let got = extract(&forwarded, &Propagation::default());
         let ctx = got.context.unwrap();
         assert_eq!(
             ctx.trace_id,
@@ -131,42 +131,42 @@ mod hop {
             ("tracestate", "congo=t61rcWkgMzE"),
             ("tracestate", "rojo=00f067aa0ba902b7"),
         ]);
-        let out = hop(&incoming);
+        let forwarded = hop(&incoming);
         assert_eq!(
-            out["traceparent"],
+            forwarded["traceparent"],
             "00-4bf92f3577b34da6a3ce929d0e0e4736-2222222222222222-01"
         );
-        let states: Vec<_> = out.get_all("tracestate").iter().collect();
+        let states: Vec<_> = forwarded.get_all("tracestate").iter().collect();
         assert_eq!(states, ["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"]);
-        assert!(out.get("x-b3-traceid").is_none());
+        assert!(forwarded.get("x-b3-traceid").is_none());
     }
 
     #[test]
     fn uber_trace_id_keeps_its_width_and_writes_a_zero_parent() {
-        let out = hop(&headers(&[(
+        let forwarded = hop(&headers(&[(
             "uber-trace-id",
             "a3ce929d0e0e4736:f067aa0ba902b7:0:1",
         )]));
         assert_eq!(
-            out["uber-trace-id"],
+            forwarded["uber-trace-id"],
             "a3ce929d0e0e4736:2222222222222222:0:1"
         );
     }
 
     #[test]
     fn ot_tracer_headers_are_regenerated() {
-        let out = hop(&headers(&[
+        let forwarded = hop(&headers(&[
             ("ot-tracer-traceid", "a3ce929d0e0e4736"),
             ("ot-tracer-spanid", "00f067aa0ba902b7"),
             ("ot-tracer-sampled", "false"),
         ]));
-        assert_eq!(out["ot-tracer-traceid"], "a3ce929d0e0e4736");
-        assert_eq!(out["ot-tracer-spanid"], "2222222222222222");
-        assert_eq!(out["ot-tracer-sampled"], "false");
+        assert_eq!(forwarded["ot-tracer-traceid"], "a3ce929d0e0e4736");
+        assert_eq!(forwarded["ot-tracer-spanid"], "2222222222222222");
+        assert_eq!(forwarded["ot-tracer-sampled"], "false");
     }
 }
 
-/// A real participating hop: the tracing middleware, the `Forwarded` extractor and the outbound
+/// A real participating hop: the tracing middleware, the `Forwarded` extractor and the HTTP
 /// client, with a recording downstream. What the downstream receives is what the next service
 /// (or sidecar) would.
 mod participating_hop {
@@ -176,22 +176,30 @@ mod participating_hop {
     use axum::Router;
     use axum::extract::State;
     use axum::routing::get;
+    use bookinfo_core::client::Client;
     use bookinfo_core::config::EnvReader;
+    use bookinfo_core::headers::Forwarded;
     use bookinfo_core::trace::{Tracing, TracingConfig};
-    use bookinfo_core::{Connections, Forwarded, Metrics, Outbound};
+    use bookinfo_core::{Connections, Metrics};
     use bookinfo_propagation::{Format, Propagation, extract};
     use bookinfo_testing::{FakeServer, Recorded, Reply};
 
     #[derive(Clone)]
     struct Hop {
-        outbound: Outbound,
+        client: Client,
         url: String,
     }
 
-    async fn call(State(hop): State<Hop>, forward: Forwarded) -> &'static str {
+    async fn call(State(hop): State<Hop>, forwarded: Forwarded) -> &'static str {
         match hop
-            .outbound
-            .call("downstream", &hop.url, &forward, Duration::from_secs(5), 0)
+            .client
+            .call(
+                "downstream",
+                &hop.url,
+                &forwarded,
+                Duration::from_secs(5),
+                0,
+            )
             .await
         {
             Ok(_) => "ok",
@@ -220,7 +228,7 @@ mod participating_hop {
         assert!(tracing.is_participating());
         let metrics = Metrics::new("hop");
         let hop = Hop {
-            outbound: Outbound::new(metrics.clone(), "hop", Connections::default()),
+            client: Client::new(metrics.clone(), "hop", Connections::default()),
             url: format!("{}/next", downstream.base_url()),
         };
         let routes = Router::new().route("/", get(call)).with_state(hop);

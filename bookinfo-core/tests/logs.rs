@@ -3,46 +3,22 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on anything unexpected.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{ServiceId, harden, serve};
-use bookinfo_core::trace::Tracing;
+use bookinfo_core::server::serve;
+use bookinfo_core::telemetry::log_filter;
+use bookinfo_testing::logs::CapturedLogs;
 use bookinfo_testing::raw::{connect, read_response, send};
-use bookinfo_testing::spawn;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use bookinfo_testing::{hardened, spawn};
 
 #[tokio::test]
 async fn long_request_values_are_truncated_in_the_access_log() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = CapturedLogs::install(log_filter("info"));
     let routes = Router::new().route("/hello", get(|| async { "hello" }));
-    let router = harden(
-        routes,
-        Metrics::new("t"),
-        Tracing::pass_through(),
-        ServiceId::new("t", "v1"),
-    );
+    let router = hardened(routes, Metrics::new("t"));
     let server = spawn(|l, s| serve(l, router, s, Duration::from_secs(1))).await;
     let long_path = format!("/{}", "a".repeat(40 * 1024));
     let long_method = "M".repeat(2000);
@@ -54,7 +30,7 @@ async fn long_request_values_are_truncated_in_the_access_log() {
         .unwrap();
     assert_eq!(answer.status, 404);
     server.stop().await.unwrap();
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("access") && l.contains("status=404"))

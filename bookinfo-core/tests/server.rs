@@ -9,21 +9,15 @@ use tokio::sync::Notify;
 use axum::Router;
 use axum::routing::{get, post};
 use bookinfo_core::Metrics;
-use bookinfo_core::server::{BODY_LIMIT, ServiceId, harden, serve};
-use bookinfo_core::trace::Tracing;
-use bookinfo_testing::spawn;
+use bookinfo_core::server::{BODY_LIMIT, serve};
+use bookinfo_testing::{hardened, slow_handler, spawn};
 
 fn router(metrics: Metrics) -> Router {
     let m = metrics.clone();
     let routes = Router::new()
         .route("/echo", post(|body: String| async move { body }))
         .route("/metrics", get(move || async move { m.response() }));
-    harden(
-        routes,
-        metrics,
-        Tracing::pass_through(),
-        ServiceId::new("t", "v1"),
-    )
+    hardened(routes, metrics)
 }
 
 #[tokio::test]
@@ -109,27 +103,8 @@ async fn metrics_labels_stay_bounded_whatever_the_method() {
 /// A `/slow` route that answers "done" after `delay`, and a signal that it has started.
 fn slow(delay: Duration) -> (Router, Arc<Notify>) {
     let started = Arc::new(Notify::new());
-    let signal = started.clone();
-    let routes = Router::new().route(
-        "/slow",
-        get(move || {
-            let signal = signal.clone();
-            async move {
-                signal.notify_one();
-                tokio::time::sleep(delay).await;
-                "done"
-            }
-        }),
-    );
-    (
-        harden(
-            routes,
-            Metrics::new("t"),
-            Tracing::pass_through(),
-            ServiceId::new("t", "v1"),
-        ),
-        started,
-    )
+    let routes = Router::new().route("/slow", slow_handler(delay, started.clone()));
+    (hardened(routes, Metrics::new("t")), started)
 }
 
 #[tokio::test]

@@ -21,8 +21,8 @@ use prost::Message;
 type Held = Arc<Mutex<Vec<ClientSpan>>>;
 
 /// Opens a CLIENT span and leaves it open, as a request cut off mid-call would.
-async fn open_a_call(State(held): State<Held>, forward: Forwarded) -> &'static str {
-    if let Some(trace) = &forward.trace {
+async fn open_a_call(State(held): State<Held>, forwarded: Forwarded) -> &'static str {
+    if let Some(trace) = &forwarded.trace {
         let span = trace.client_span("GET", "downstream", "http://downstream:9080/x", 0);
         if let Ok(mut held) = held.lock() {
             held.push(span);

@@ -1,4 +1,4 @@
-//! The outbound client's connection policies against what really balances per connection: a
+//! The HTTP client's connection policies against what really balances per connection: a
 //! TCP balancer in front of several backends, and a name with several addresses.
 
 use std::collections::HashMap;
@@ -9,8 +9,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bookinfo_core::client::Client;
+use bookinfo_core::headers::Forwarded;
 use bookinfo_core::spread::HostLookup;
-use bookinfo_core::{Connections, Forwarded, Metrics, Outbound};
+use bookinfo_core::{Connections, Metrics};
 use bookinfo_testing::balancer::{Balancer, Choice};
 use bookinfo_testing::{FakeServer, Reply};
 
@@ -26,10 +28,10 @@ async fn three_backends() -> Vec<FakeServer> {
 }
 
 /// `n` sequential calls to `url`; the answers in order.
-async fn calls(outbound: &Outbound, url: &str, n: usize) -> Vec<String> {
+async fn calls(client: &Client, url: &str, n: usize) -> Vec<String> {
     let mut answers = Vec::new();
     for _ in 0..n {
-        let resp = outbound
+        let resp = client
             .call("backend", url, &Forwarded::default(), TIMEOUT, 0)
             .await
             .expect("the backend answers");
@@ -38,8 +40,8 @@ async fn calls(outbound: &Outbound, url: &str, n: usize) -> Vec<String> {
     answers
 }
 
-fn outbound(connections: Connections) -> Outbound {
-    Outbound::new(Metrics::new("client"), "client", connections)
+fn client_with(connections: Connections) -> Client {
+    Client::new(Metrics::new("client"), "client", connections)
 }
 
 /// Every call of a short sequence gets its own connection, so the balancer places every call.
@@ -50,7 +52,7 @@ async fn spread_and_per_call_place_every_call_of_a_sequence_afresh() {
         let balancer = Balancer::start(Choice::RoundRobin).await.expect("balancer");
         balancer.set_backends(backends.iter().map(|b| b.addr).collect());
         let url = format!("http://{}/x", balancer.addr);
-        let answers = calls(&outbound(connections), &url, 30).await;
+        let answers = calls(&client_with(connections), &url, 30).await;
         assert_eq!(
             balancer.chosen().len(),
             30,
@@ -69,8 +71,8 @@ async fn spread_and_per_call_place_every_call_of_a_sequence_afresh() {
 async fn a_retiring_call_says_so() {
     let backend = FakeServer::always(Reply::json("{}")).await;
     let url = format!("{}/x", backend.base_url());
-    calls(&outbound(Connections::Spread), &url, 1).await;
-    calls(&outbound(Connections::Pooled), &url, 1).await;
+    calls(&client_with(Connections::Spread), &url, 1).await;
+    calls(&client_with(Connections::Pooled), &url, 1).await;
     let seen = backend.requests();
     assert_eq!(seen[0].header("connection"), Some("close"));
     assert_eq!(seen[1].header("connection"), None);
@@ -104,13 +106,13 @@ async fn new_connections_take_every_address_of_a_name_in_turn() {
         "reviews.test".to_owned(),
         vec![ip(3), ip(1), ip(2)],
     )]));
-    let outbound = Outbound::with_lookup(
+    let client = Client::with_lookup(
         Metrics::new("client"),
         "client",
         Connections::Spread,
         Arc::new(table),
     );
-    let answers = calls(&outbound, &format!("http://reviews.test:{port}/x"), 30).await;
+    let answers = calls(&client, &format!("http://reviews.test:{port}/x"), 30).await;
     let expected: Vec<String> = (0..30).map(|i| format!("{}", i % 3 + 1)).collect();
     assert_eq!(answers, expected);
     for b in &backends {

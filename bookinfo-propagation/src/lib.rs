@@ -284,23 +284,12 @@ impl Propagation {
 }
 
 /// An `OTEL_PROPAGATORS` entry that names no known propagator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown propagator {name:?}; expected a comma-separated list of {PROPAGATOR_NAMES}")]
 pub struct UnknownPropagator {
     /// The entry as written.
     pub name: String,
 }
-
-impl fmt::Display for UnknownPropagator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown propagator {:?}; expected a comma-separated list of {PROPAGATOR_NAMES}",
-            self.name
-        )
-    }
-}
-
-impl std::error::Error for UnknownPropagator {}
 
 /// What one format yielded: a full context, or (B3 only) a sampling decision without ids.
 #[derive(Clone, Debug, PartialEq, Eq)]

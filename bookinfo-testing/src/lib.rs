@@ -7,8 +7,10 @@
 //!   Google Books, a sidecar): it records every request it receives, headers included, and answers
 //!   with a scripted [`Reply`] that may be delayed or never sent.
 //! * [`balancer`] is a per-connection TCP balancer, like kube-proxy in front of a Service.
+//! * [`logs`] keeps what the log subscriber writes, for tests of log lines.
 
 pub mod balancer;
+pub mod logs;
 pub mod raw;
 pub mod relay;
 
@@ -27,7 +29,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use axum::routing::{MethodRouter, get};
+use bookinfo_core::Metrics;
 use bookinfo_core::cli::Shutdown;
+use bookinfo_core::server::{ServiceId, harden};
+use bookinfo_core::trace::Tracing;
+use tokio::sync::Notify;
 
 /// A service running on a loopback port for the duration of a test.
 #[derive(Debug)]
@@ -66,6 +73,33 @@ impl Drop for Spawned {
             task.abort();
         }
     }
+}
+
+/// `routes` with the shared middleware, as a service named `t` (version `v1`) that records into
+/// `metrics` and exports no spans.
+pub fn hardened(routes: Router, metrics: Metrics) -> Router {
+    harden(
+        routes,
+        metrics,
+        Tracing::pass_through(),
+        ServiceId::new("t", "v1"),
+    )
+}
+
+/// A `GET` handler that signals `started` when a request arrives and answers `done` after
+/// `delay`: a request still being served when the server is told to stop.
+pub fn slow_handler<S>(delay: Duration, started: Arc<Notify>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    get(move || {
+        let started = started.clone();
+        async move {
+            started.notify_one();
+            tokio::time::sleep(delay).await;
+            "done"
+        }
+    })
 }
 
 /// Bind 127.0.0.1:0 and run `run(listener, shutdown)` in the background.

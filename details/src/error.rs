@@ -9,24 +9,15 @@ use axum::response::{IntoResponse, Response};
 use bookinfo_core::server::json_error;
 
 /// A request the details service could not answer with a book.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DetailsError {
     /// The last path segment is not an integer.
+    #[error("please provide numeric product id")]
     NotNumeric,
     /// Google Books could not be reached or gave no usable volume; the message says why.
+    #[error("{0}")]
     External(String),
 }
-
-impl std::fmt::Display for DetailsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotNumeric => f.write_str("please provide numeric product id"),
-            Self::External(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for DetailsError {}
 
 impl IntoResponse for DetailsError {
     fn into_response(self) -> Response {

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use bookinfo_core::client::{BodyError, MAX_RESPONSE_BODY, OutboundError, read_body};
-use bookinfo_core::{Forwarded, Outbound};
+use bookinfo_core::client::{BodyError, CallError, Client, MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::headers::Forwarded;
 use serde_json::Value;
 
 use crate::book::Book;
@@ -24,16 +24,16 @@ const DESTINATION: &str = "googleapis";
 
 /// Fetch the volume and map it onto a [`Book`] with the requested `id`.
 pub async fn fetch_book(
-    client: &Outbound,
+    client: &Client,
     google: &GoogleBooks,
     timeout: Duration,
     id: i128,
-    forward: &Forwarded,
+    forwarded: &Forwarded,
 ) -> Result<Book, DetailsError> {
     let url = format!("{}/books/v1/volumes?q=isbn:{ISBN}", google.base);
-    let unreachable = |err: OutboundError| DetailsError::External(describe(&err, google, timeout));
+    let unreachable = |err: CallError| DetailsError::External(describe(&err, google, timeout));
     let response = client
-        .call(DESTINATION, &url, forward, timeout, 0)
+        .call(DESTINATION, &url, forwarded, timeout, 0)
         .await
         .map_err(unreachable)?;
     let status = response.status();
@@ -64,21 +64,21 @@ pub async fn fetch_book(
 
 /// Upstream's wording for the common case, "Failed to open TCP connection to host:port (cause)",
 /// so log searches written for the original keep matching.
-fn describe(err: &OutboundError, google: &GoogleBooks, timeout: Duration) -> String {
+fn describe(err: &CallError, google: &GoogleBooks, timeout: Duration) -> String {
     match err {
-        OutboundError::Timeout { .. } => format!(
+        CallError::Timeout { .. } => format!(
             "Timed out after {} s waiting for {}",
             timeout.as_secs_f64(),
             google.authority
         ),
-        OutboundError::Transport { source, .. } if source.is_connect() => {
+        CallError::Transport { source, .. } if source.is_connect() => {
             format!(
                 "Failed to open TCP connection to {} ({})",
                 google.authority,
                 root_cause(source)
             )
         }
-        OutboundError::Transport { source, .. } => format!(
+        CallError::Transport { source, .. } => format!(
             "Request to {} failed: {}",
             google.authority,
             bookinfo_core::client::error_chain(source)

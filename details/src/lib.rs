@@ -23,7 +23,9 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use bookinfo_core::{Connections, Forwarded, Instruments, Outbound};
+use bookinfo_core::client::Client;
+use bookinfo_core::headers::Forwarded;
+use bookinfo_core::{Connections, Instruments};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -38,19 +40,19 @@ const ALLOW: &str = "GET,HEAD,OPTIONS,POST,PUT";
 #[derive(Debug, Clone)]
 pub struct AppState {
     config: Arc<Config>,
-    client: Outbound,
+    client: Client,
     instruments: Instruments,
 }
 
 impl AppState {
-    /// Build the state once: metrics registry, span export and the pooled outbound client.
+    /// Build the state once: metrics registry, span export and the pooled HTTP client.
     /// Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("details", &config.tracing).with_limits(config.server);
         Self {
             // Its only downstream is Google Books (or a stand-in for it): one endpoint, nothing
             // to spread over, so connections are simply kept.
-            client: instruments.outbound(
+            client: instruments.client(
                 concat!("bookinfo-details/", env!("CARGO_PKG_VERSION")),
                 Connections::Pooled,
             ),
@@ -114,7 +116,7 @@ async fn health() -> Response {
 async fn details(
     State(state): State<AppState>,
     uri: Uri,
-    forward: Forwarded,
+    forwarded: Forwarded,
 ) -> Result<Json<Book>, DetailsError> {
     let id = id::from_path(uri.path()).ok_or(DetailsError::NotNumeric)?;
     let book = match &state.config.source {
@@ -125,7 +127,7 @@ async fn details(
                 google,
                 state.config.google_timeout,
                 id,
-                &forward,
+                &forwarded,
             )
             .await?
         }

@@ -13,7 +13,6 @@
 pub mod rotate;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
@@ -113,31 +112,20 @@ impl StackOptions {
 }
 
 /// Why the stack could not start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StackError {
+    #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
         what: String,
         addr: SocketAddr,
         source: io::Error,
     },
+    #[error("{service}: {errors}")]
     Config {
         service: &'static str,
         errors: ConfigErrors,
     },
 }
-
-impl fmt::Display for StackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Bind { what, addr, source } => {
-                write!(f, "cannot listen for {what} on {addr}: {source}")
-            }
-            Self::Config { service, errors } => write!(f, "{service}: {errors}"),
-        }
-    }
-}
-
-impl std::error::Error for StackError {}
 
 /// Variables for one service: the launcher's wiring over the caller's environment.
 struct Layered {

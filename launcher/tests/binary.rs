@@ -4,27 +4,15 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn prints_the_url_serves_the_page_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bookinfo"))
-        .args(["--port", "0", "--backend-port-base", "0", "--reviews", "v3"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let banner = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let (child, rx) = start(&["--reviews", "v3"], &[("RUST_LOG", "warn")]);
+    let (banner, before) = line_with(&rx, "http://localhost:");
+    assert!(before.is_empty(), "the URL comes first: {before:#?}");
     let url = banner
         .split_whitespace()
         .find(|w| w.starts_with("http://localhost:"))
@@ -36,19 +24,7 @@ async fn prints_the_url_serves_the_page_and_stops_on_sigterm() {
     assert!(html.contains("<title>Simple Bookstore App</title>"));
     assert!(html.contains("text-red-500"), "reviews v3 was selected");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let started = Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "did not stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = stop(child);
     assert!(exit.success(), "{exit:?}");
 }
 
@@ -95,12 +71,18 @@ fn port_after(line: &str, prefix: &str) -> u16 {
         .unwrap()
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
+/// Send SIGTERM and wait (at most 20 s) for the exit.
+fn stop(mut child: Child) -> ExitStatus {
+    let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
-        .status();
+        .status()
+        .unwrap();
+    assert!(killed.success());
     let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return exit;
+        }
         assert!(started.elapsed() < Duration::from_secs(20), "did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::backend::{Destination, Fetched, is_product_id};
-use crate::{AppState, Downstream, product, pyjson};
+use crate::{AppState, Caller, product, pyjson};
 
 /// `GET /api/v1/products`: no backend call.
 pub async fn products() -> Response {
@@ -21,36 +21,36 @@ pub async fn products() -> Response {
 pub async fn product(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream { forward: out, .. }: Downstream,
+    Caller { forwarded, .. }: Caller,
 ) -> Response {
     if !is_product_id(&id) {
         return answer(state.backends.refused(Destination::Details));
     }
-    answer(state.backends.details(&id, &out).await)
+    answer(state.backends.details(&id, &forwarded).await)
 }
 
 /// `GET /api/v1/products/{id}/reviews`: the 2-attempt reviews call, no flooding.
 pub async fn reviews(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream { forward: out, .. }: Downstream,
+    Caller { forwarded, .. }: Caller,
 ) -> Response {
     if !is_product_id(&id) {
         return answer(state.backends.refused(Destination::Reviews));
     }
-    answer(state.backends.reviews(&id, &out).await)
+    answer(state.backends.reviews(&id, &forwarded).await)
 }
 
 /// `GET /api/v1/products/{id}/ratings`: ratings directly, one attempt.
 pub async fn ratings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Downstream { forward: out, .. }: Downstream,
+    Caller { forwarded, .. }: Caller,
 ) -> Response {
     if !is_product_id(&id) {
         return answer(state.backends.refused(Destination::Ratings));
     }
-    answer(state.backends.ratings(&id, &out).await)
+    answer(state.backends.ratings(&id, &forwarded).await)
 }
 
 fn answer(fetched: Fetched) -> Response {

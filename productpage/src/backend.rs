@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookinfo_core::client::{MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::Instruments;
+use bookinfo_core::client::{Client, MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::headers::Forwarded;
 use bookinfo_core::metrics::status_label;
-use bookinfo_core::{Forwarded, Instruments, Outbound};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use prometheus::{IntCounterVec, Opts};
 use serde_json::{Value, json};
@@ -78,7 +79,7 @@ pub struct Backends {
 
 #[derive(Debug)]
 struct Inner {
-    outbound: Outbound,
+    client: Client,
     details_url: String,
     reviews_url: String,
     ratings_url: String,
@@ -104,7 +105,7 @@ impl Backends {
         }
         Self {
             inner: Arc::new(Inner {
-                outbound: instruments.outbound("productpage", config.connections),
+                client: instruments.client("productpage", config.connections),
                 details_url: config.details_url.clone(),
                 reviews_url: config.reviews_url.clone(),
                 ratings_url: config.ratings_url.clone(),
@@ -115,9 +116,9 @@ impl Backends {
     }
 
     /// `GET {details}/details/{id}`, one attempt.
-    pub async fn details(&self, id: &str, forward: &Forwarded) -> Fetched {
+    pub async fn details(&self, id: &str, forwarded: &Forwarded) -> Fetched {
         let url = format!("{}/details/{}", self.inner.details_url, segment(id));
-        let fetched = match self.attempt("details", &url, forward, 0).await {
+        let fetched = match self.attempt("details", &url, forwarded, 0).await {
             Attempt::Json(body) => Fetched { status: 200, body },
             Attempt::Status(status) => Fetched::failed(status, DETAILS_UNAVAILABLE),
         };
@@ -126,7 +127,7 @@ impl Backends {
     }
 
     /// `GET {reviews}/reviews/{id}`, up to two attempts; the last attempt's status wins.
-    pub async fn reviews(&self, id: &str, forward: &Forwarded) -> Fetched {
+    pub async fn reviews(&self, id: &str, forwarded: &Forwarded) -> Fetched {
         let url = format!("{}/reviews/{}", self.inner.reviews_url, segment(id));
         let mut status = 500;
         let mut fetched = None;
@@ -134,7 +135,7 @@ impl Backends {
             if attempt > 0 {
                 tracing::warn!(destination = "reviews", attempt, "retrying");
             }
-            match self.attempt("reviews", &url, forward, attempt).await {
+            match self.attempt("reviews", &url, forwarded, attempt).await {
                 Attempt::Json(body) => {
                     fetched = Some(Fetched { status: 200, body });
                     break;
@@ -148,9 +149,9 @@ impl Backends {
     }
 
     /// `GET {ratings}/ratings/{id}`, one attempt.
-    pub async fn ratings(&self, id: &str, forward: &Forwarded) -> Fetched {
+    pub async fn ratings(&self, id: &str, forwarded: &Forwarded) -> Fetched {
         let url = format!("{}/ratings/{}", self.inner.ratings_url, segment(id));
-        let fetched = match self.attempt("ratings", &url, forward, 0).await {
+        let fetched = match self.attempt("ratings", &url, forwarded, 0).await {
             Attempt::Json(body) => Fetched { status: 200, body },
             Attempt::Status(status) => Fetched::failed(status, RATINGS_UNAVAILABLE),
         };
@@ -174,7 +175,7 @@ impl Backends {
     /// `flood` extra reviews calls whose results are thrown away (FLOOD_FACTOR). They run
     /// concurrently rather than one after another as upstream's do: the point is load on
     /// reviews, and a page view then costs one reviews round trip more, not `flood` more.
-    pub async fn flood_reviews(&self, id: &str, forward: &Forwarded, flood: usize) {
+    pub async fn flood_reviews(&self, id: &str, forwarded: &Forwarded, flood: usize) {
         if flood == 0 {
             return;
         }
@@ -183,10 +184,10 @@ impl Backends {
             let backends = self.clone();
             let id = id.to_owned();
             // Each flood call carries the request's trace: its spans hang under this request.
-            let forward = forward.clone();
+            let forwarded = forwarded.clone();
             // `carry`: what the call logs still lands in this request's trace.
             calls.spawn(bookinfo_core::trace::carry(async move {
-                backends.reviews(&id, &forward).await;
+                backends.reviews(&id, &forwarded).await;
             }));
         }
         while calls.join_next().await.is_some() {}
@@ -196,13 +197,13 @@ impl Backends {
         &self,
         destination: &'static str,
         url: &str,
-        forward: &Forwarded,
+        forwarded: &Forwarded,
         attempt: u32,
     ) -> Attempt {
         let response = match self
             .inner
-            .outbound
-            .call(destination, url, forward, self.inner.timeout, attempt)
+            .client
+            .call(destination, url, forwarded, self.inner.timeout, attempt)
             .await
         {
             Ok(r) => r,

@@ -16,8 +16,8 @@ pub enum Error {
     NotAForm,
     /// A login a browser marked as coming from another site.
     CrossSite,
-    /// The user name would not fit in a cookie.
-    UserNameTooLong,
+    /// The user name is longer than `limit` bytes, so it would not fit in a cookie.
+    UserNameTooLong { limit: usize },
     /// The `Cookie` header is larger than we accept.
     CookieTooLarge,
     /// A template failed to render (a bug in this crate).
@@ -33,12 +33,9 @@ impl IntoResponse for Error {
                 "sign in with an application/x-www-form-urlencoded form",
             ),
             Self::CrossSite => json_error(StatusCode::FORBIDDEN, "cross-site sign-in refused"),
-            Self::UserNameTooLong => json_error(
+            Self::UserNameTooLong { limit } => json_error(
                 StatusCode::BAD_REQUEST,
-                &format!(
-                    "username longer than {} bytes",
-                    crate::session::MAX_USER_LEN
-                ),
+                &format!("username longer than {limit} bytes"),
             ),
             Self::CookieTooLarge => json_error(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::Key;
-use bookinfo_core::headers::END_USER;
-use bookinfo_core::{Forwarded, Instruments};
+use bookinfo_core::Instruments;
+use bookinfo_core::headers::{END_USER, Forwarded};
 use tokio::net::TcpListener;
 
 pub use backend::Backends;
@@ -114,23 +114,24 @@ pub async fn run(
 /// What every backend call made while serving a request carries: the shared forwarding list
 /// (and the request's trace), minus any incoming `end-user` (a client must not pick its own
 /// identity), plus `end-user` from the session.
-pub fn outbound(mut forward: Forwarded, user: Option<&str>) -> Forwarded {
-    forward.headers.remove(END_USER);
+pub fn with_end_user(mut forwarded: Forwarded, user: Option<&str>) -> Forwarded {
+    forwarded.headers.remove(END_USER);
     if let Some(value) = user.and_then(|u| HeaderValue::from_bytes(u.as_bytes()).ok()) {
-        forward.headers.insert(END_USER, value);
+        forwarded.headers.insert(END_USER, value);
     }
-    forward
+    forwarded
 }
 
-/// [`outbound`] as an extractor: what a handler passes to its backend calls, with `end-user`
-/// taken from the signed session cookie, and that user (read from the cookie once).
+/// Who a request comes from, as an extractor: the user of the signed session cookie (read from
+/// the cookie once) and what the handler's backend calls carry, with `end-user` set from that
+/// user ([`with_end_user`]).
 #[derive(Debug, Clone)]
-pub struct Downstream {
-    pub forward: Forwarded,
+pub struct Caller {
+    pub forwarded: Forwarded,
     pub user: Option<String>,
 }
 
-impl FromRequestParts<AppState> for Downstream {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
@@ -138,10 +139,10 @@ impl FromRequestParts<AppState> for Downstream {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let jar = SignedCookieJar::from_request_parts(parts, state).await?;
-        let forward = Forwarded::from_request_parts(parts, state).await?;
+        let forwarded = Forwarded::from_request_parts(parts, state).await?;
         let user = session::user(&jar, &state.sessions);
         Ok(Self {
-            forward: outbound(forward, user.as_deref()),
+            forwarded: with_end_user(forwarded, user.as_deref()),
             user,
         })
     }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::backend::{DETAILS_UNAVAILABLE, REVIEWS_UNAVAILABLE};
 use crate::error::Error;
 use crate::product::{DESCRIPTION_HTML, PRODUCT_ID, TITLE};
-use crate::{AppState, Downstream};
+use crate::{AppState, Caller};
 
 /// More filled stars than this are not drawn (upstream draws any number; a hostile backend
 /// could otherwise make the page arbitrarily large).
@@ -109,20 +109,17 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, Error>
 /// `GET /productpage`: details, then (FLOOD_FACTOR extra calls, then) reviews; always 200.
 pub async fn product_page(
     State(state): State<AppState>,
-    Downstream {
-        forward: outbound,
-        user,
-    }: Downstream,
+    Caller { forwarded, user }: Caller,
 ) -> Result<Response, Error> {
     let backends = &state.backends;
-    let details = backends.details(PRODUCT_ID, &outbound).await;
+    let details = backends.details(PRODUCT_ID, &forwarded).await;
     backends
-        .flood_reviews(PRODUCT_ID, &outbound, state.config.flood_factor)
+        .flood_reviews(PRODUCT_ID, &forwarded, state.config.flood_factor)
         .await;
-    let reviews = backends.reviews(PRODUCT_ID, &outbound).await;
+    let reviews = backends.reviews(PRODUCT_ID, &forwarded).await;
     let trace = trace_link(
         state.config.trace_ui_url.as_deref(),
-        outbound.trace.as_ref().and_then(|t| t.sampled_trace_id()),
+        forwarded.trace.as_ref().and_then(|t| t.sampled_trace_id()),
     );
     let page = ProductPage {
         user,

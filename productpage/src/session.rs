@@ -241,7 +241,9 @@ pub async fn login(
         ));
     };
     if username.len() > MAX_USER_LEN {
-        return Err(Error::UserNameTooLong);
+        return Err(Error::UserNameTooLong {
+            limit: MAX_USER_LEN,
+        });
     }
     let session = state.sessions.issue(username);
     let jar = jar.add(state.sessions.cookie(&session));

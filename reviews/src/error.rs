@@ -9,21 +9,12 @@ use axum::response::{IntoResponse, Response};
 use bookinfo_core::server::json_error;
 
 /// A request the reviews service cannot answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReviewsError {
     /// The path segment after `/reviews/` is not a 32-bit integer.
+    #[error("not found: product id must be an integer")]
     UnknownProduct,
 }
-
-impl std::fmt::Display for ReviewsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::UnknownProduct => f.write_str("not found: product id must be an integer"),
-        }
-    }
-}
-
-impl std::error::Error for ReviewsError {}
 
 impl IntoResponse for ReviewsError {
     fn into_response(self) -> Response {

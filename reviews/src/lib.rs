@@ -21,7 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bookinfo_core::{Forwarded, Instruments, Outbound};
+use bookinfo_core::Instruments;
+use bookinfo_core::client::Client;
+use bookinfo_core::headers::Forwarded;
 use tokio::net::TcpListener;
 
 use crate::body::{Answer, Rating};
@@ -32,7 +34,7 @@ pub use crate::error::ReviewsError;
 #[derive(Debug, Clone)]
 pub struct AppState {
     config: Arc<Config>,
-    client: Outbound,
+    client: Client,
     instruments: Instruments,
 }
 
@@ -41,7 +43,7 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("reviews", &config.tracing).with_limits(config.server);
         Self {
-            client: instruments.outbound(
+            client: instruments.client(
                 concat!("bookinfo-reviews/", env!("CARGO_PKG_VERSION")),
                 config.connections,
             ),
@@ -81,7 +83,7 @@ async fn health() -> Response {
 async fn reviews(
     State(state): State<AppState>,
     product_id: Result<Path<String>, PathRejection>,
-    forward: Forwarded,
+    forwarded: Forwarded,
 ) -> Result<Response, ReviewsError> {
     let Ok(Path(raw)) = product_id else {
         return Err(ReviewsError::UnknownProduct);
@@ -94,7 +96,7 @@ async fn reviews(
             &config.ratings_base,
             product_id,
             config.ratings_timeout,
-            forward,
+            &forwarded,
         )
         .await;
         stars.map(|s| s.map_or(Rating::Unavailable, Rating::Stars))

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use bookinfo_core::client::{MAX_RESPONSE_BODY, read_body};
-use bookinfo_core::{Forwarded, Outbound};
+use bookinfo_core::client::{Client, MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::headers::Forwarded;
 use http::StatusCode;
 use http::header::{ACCEPT, HeaderValue};
 use serde_json::Value;
@@ -23,17 +23,19 @@ pub type Stars = [Option<i32>; 2];
 
 /// Ask ratings for `product_id`; every failure becomes "unavailable" for both reviewers.
 pub async fn fetch(
-    client: &Outbound,
+    client: &Client,
     base: &str,
     product_id: i32,
     timeout: Duration,
-    mut forward: Forwarded,
+    forwarded: &Forwarded,
 ) -> Stars {
     let url = format!("{base}/ratings/{product_id}");
-    forward
-        .headers
-        .insert(ACCEPT, HeaderValue::from_static("application/json"));
-    let outcome = match client.call(DESTINATION, &url, &forward, timeout, 0).await {
+    // Upstream's Java client asks for JSON; that header is this call's own, not forwarded.
+    let accept = [(ACCEPT, HeaderValue::from_static("application/json"))];
+    let outcome = match client
+        .call_with(DESTINATION, &url, forwarded, &accept, timeout, 0)
+        .await
+    {
         Err(err) => Err(err.to_string()),
         Ok(resp) if resp.status() != StatusCode::OK => {
             Err(format!("ratings answered {}", resp.status()))

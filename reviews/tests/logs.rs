@@ -3,35 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on anything unexpected.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use bookinfo_core::telemetry::log_filter;
+use bookinfo_testing::logs::CapturedLogs;
 use bookinfo_testing::{env, spawn};
 use reviews::{AppState, Config};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn ratings_down_is_one_warning_not_one_per_request() {
-    let captured = Captured::default();
-    let writer = captured.clone();
     // The services' own log filter (RUST_LOG=info), written to a buffer instead of stdout.
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_env_filter(bookinfo_core::telemetry::log_filter("info"))
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = CapturedLogs::install(log_filter("info"));
     // Nothing listens on the ratings port: every call is refused at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port().to_string();
@@ -50,7 +30,7 @@ async fn ratings_down_is_one_warning_not_one_per_request() {
         assert!(resp.text().await.unwrap().contains("currently unavailable"));
     }
     app.stop().await.unwrap();
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let warnings = text
         .lines()
         .filter(|l| l.contains("ratings unavailable"))

@@ -92,16 +92,9 @@ impl Window {
 }
 
 /// Why traces could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct FetchError(pub String);
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// Every span of every trace that involves one of `services` in `window`, each trace once.
 pub async fn fetch(

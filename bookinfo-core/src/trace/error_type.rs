@@ -43,20 +43,9 @@ pub fn in_chain(err: &(dyn Error + 'static)) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
-    struct Wrapper(io::Error);
-
-    impl std::fmt::Display for Wrapper {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("connect failed")
-        }
-    }
-
-    impl Error for Wrapper {
-        fn source(&self) -> Option<&(dyn Error + 'static)> {
-            Some(&self.0)
-        }
-    }
+    #[derive(Debug, thiserror::Error)]
+    #[error("connect failed")]
+    struct Wrapper(#[source] io::Error);
 
     #[test]
     fn the_io_cause_names_the_failure() {

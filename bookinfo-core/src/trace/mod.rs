@@ -8,6 +8,8 @@
 //!   process (the launcher, the cross-service tests) and still report as themselves.
 //! * [`server`]: the middleware that opens one SERVER span per request, parented on the
 //!   extracted context, and keeps it in the request as a [`RequestTrace`].
+//! * [`RequestTrace`]: the trace of the request being served, from which each outbound attempt
+//!   opens its CLIENT span.
 //! * [`client`]: one CLIENT span per outbound attempt, explicitly parented on the server span,
 //!   whose context is what gets injected downstream.
 //! * [`otlp`], [`zipkin`]: the OTLP/HTTP and Zipkin v2 exporters (OTLP/gRPC comes from
@@ -29,6 +31,7 @@ pub mod db;
 pub mod error_type;
 pub mod otlp;
 mod post;
+mod request;
 pub mod server;
 pub mod zipkin;
 
@@ -52,7 +55,8 @@ pub use bridge::{Detail, carry};
 pub use client::ClientSpan;
 pub use config::{Exporter, RootSampler, TracingConfig};
 pub use db::{Database, DbCall};
-pub use server::RequestTrace;
+pub(crate) use request::ForwardedBaggage;
+pub use request::RequestTrace;
 
 use bookinfo_propagation::{Format, FormatSet, Propagation};
 

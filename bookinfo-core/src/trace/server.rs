@@ -13,56 +13,11 @@ use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::SdkTracer;
-use tokio_util::task::task_tracker::TaskTrackerToken;
 use tracing::Instrument;
 
-use super::{RootSampler, Tracing};
-use bookinfo_propagation::{FormatSet, Sampling, TraceContext};
-
-/// The trace state of the request being served, kept in its extensions.
-#[derive(Clone, Debug)]
-pub struct RequestTrace {
-    /// Context holding the SERVER span: the parent of every CLIENT span of this request.
-    pub(super) cx: Context,
-    /// What the caller sent (trace-id width, `tracestate`, in-header baggage are kept from it).
-    pub(super) incoming: Option<TraceContext>,
-    /// Formats to write downstream: those that arrived, or the configured defaults.
-    pub(super) formats: FormatSet,
-    /// The caller asked for debug (forced) sampling; it travels on.
-    pub(super) debug: bool,
-    /// What becomes of the `baggage` header on the way out.
-    pub(crate) baggage: OutboundBaggage,
-    pub(super) tracer: SdkTracer,
-    /// Held while the request's spans can still end (declared last: dropped after `cx`).
-    pub(super) live: TaskTrackerToken,
-}
-
-/// What a participating service sends on as `baggage`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum OutboundBaggage {
-    /// `baggage` is not among the propagators read: the header is forwarded as it arrived, like
-    /// any other header on the forwarding list.
-    AsReceived,
-    /// The header was read: only its valid members within the W3C limits go on, re-encoded;
-    /// `None` when there were none (then no `baggage` header is sent).
-    Valid(Option<http::HeaderValue>),
-}
-
-impl RequestTrace {
-    /// The server span's ids, as hex (for logs and tests).
-    pub fn ids(&self) -> (String, String) {
-        let sc = self.cx.span().span_context().clone();
-        (sc.trace_id().to_string(), sc.span_id().to_string())
-    }
-
-    /// The trace id (32 hex digits) when this request is sampled, so its spans are exported and
-    /// a tracing backend will have the trace; `None` otherwise (a link would lead nowhere).
-    pub fn sampled_trace_id(&self) -> Option<String> {
-        let sc = self.cx.span().span_context().clone();
-        sc.is_sampled().then(|| sc.trace_id().to_string())
-    }
-}
+use super::request::ForwardedBaggage;
+use super::{RequestTrace, RootSampler, Tracing};
+use bookinfo_propagation::{Sampling, TraceContext};
 
 /// Whether a ratio sampler keeps `trace_id` (the low 63 bits compared against the ratio, so
 /// every service agrees on the same trace).
@@ -191,7 +146,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         tracing::debug!("dropping invalid baggage members");
     }
     let baggage = if p.propagation.baggage() {
-        OutboundBaggage::Valid(
+        ForwardedBaggage::Valid(
             extracted
                 .baggage
                 .as_ref()
@@ -199,7 +154,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
                 .and_then(|v| http::HeaderValue::from_str(&v).ok()),
         )
     } else {
-        OutboundBaggage::AsReceived
+        ForwardedBaggage::AsReceived
     };
     let trace = RequestTrace {
         cx: cx.clone(),

@@ -281,6 +281,16 @@ async fn serve_connection(
     let limits = shared.limits;
     let mut connection = pin!(shared.builder.serve_connection(io, service));
     let mut draining: Option<Instant> = None;
+    // The watchdog's futures live as long as the connection and are renewed only when they
+    // fire: a request passes through two state changes, and making these afresh for each (a
+    // timer entry, a waiter in the server-wide `pressure` list, one in the stop channel's)
+    // cost more than the rest of the watchdog.
+    let mut timer = pin!(tokio::time::sleep_until(
+        Instant::now() + limits.header_timeout
+    ));
+    let mut woken = pin!(conn.wake.notified());
+    let mut pressed = pin!(shared.pressure.notified());
+    let mut stopped = pin!(stop.wait_for(|stop| *stop));
     loop {
         let now = Instant::now();
         let state = conn.state();
@@ -312,6 +322,11 @@ async fn serve_connection(
             }
             None => None,
         };
+        if let Some(deadline) = deadline {
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+        }
         tokio::select! {
             ended = connection.as_mut() => {
                 if let Err(e) = ended {
@@ -319,26 +334,20 @@ async fn serve_connection(
                 }
                 return;
             }
-            () = sleep_until_deadline(deadline) => {}
-            () = conn.wake.notified() => {}
-            () = shared.pressure.notified(), if draining.is_none() => {
+            () = timer.as_mut(), if deadline.is_some() => {}
+            () = woken.as_mut() => woken.set(conn.wake.notified()),
+            () = pressed.as_mut(), if draining.is_none() => {
+                pressed.set(shared.pressure.notified());
                 if conn.state().is_idle() {
                     connection.as_mut().graceful_shutdown();
                     draining = Some(Instant::now());
                 }
             }
-            _ = stop.wait_for(|stop| *stop), if draining.is_none() => {
+            _ = stopped.as_mut(), if draining.is_none() => {
                 connection.as_mut().graceful_shutdown();
                 draining = Some(Instant::now());
             }
         }
-    }
-}
-
-async fn sleep_until_deadline(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

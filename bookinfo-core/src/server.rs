@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -157,7 +157,10 @@ pub fn harden(router: Router, metrics: Metrics, tracing: Tracing, id: ServiceId)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(json_rejections))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state((metrics, id), observe))
+        .layer(middleware::from_fn_with_state(
+            (metrics, Arc::new(LogContext::new(id))),
+            observe,
+        ))
         .layer(middleware::from_fn_with_state(
             tracing,
             crate::trace::server::middleware,
@@ -216,14 +219,40 @@ async fn json_rejections(req: Request, next: Next) -> Response {
     json_error(parts.status, &message)
 }
 
+/// The service's log span, made when the first request arrives (the process's subscriber is
+/// installed by then) and entered by every request after it.
+///
+/// One span per request, as before, cost details about 4,000 instructions per request in
+/// `scripts/bench-instructions.sh` (creating, recording and closing it in the subscriber);
+/// a clone of one shared span costs a reference count.
+#[derive(Debug)]
+struct LogContext {
+    id: ServiceId,
+    span: OnceLock<tracing::Span>,
+}
+
+impl LogContext {
+    fn new(id: ServiceId) -> Self {
+        Self {
+            id,
+            span: OnceLock::new(),
+        }
+    }
+
+    fn span(&self) -> tracing::Span {
+        self.span.get_or_init(|| self.id.span()).clone()
+    }
+}
+
 /// Per-request metrics and one structured log line, all inside the service's log span.
 async fn observe(
-    State((metrics, id)): State<(Metrics, ServiceId)>,
+    State((metrics, context)): State<(Metrics, Arc<LogContext>)>,
     req: Request<Body>,
     next: Next,
 ) -> Response {
-    let span = id.span();
-    observed(metrics, req, next).instrument(span).await
+    observed(metrics, req, next)
+        .instrument(context.span())
+        .await
 }
 
 async fn observed(metrics: Metrics, req: Request<Body>, next: Next) -> Response {

@@ -6,8 +6,8 @@
 //! * [`truncated`]: a request-controlled value (a path, a method) cut to a bounded length for a
 //!   log line, saying how much was cut.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -103,26 +103,15 @@ macro_rules! throttled_warn {
 
 /// `value` for a log line: itself when short, else its first [`MAX_LOGGED`] bytes (cut at a
 /// character boundary) and how many bytes were left out.
-pub fn truncated(value: &str) -> Truncated<'_> {
-    Truncated(value)
-}
-
-/// See [`truncated`].
-#[derive(Clone, Copy, Debug)]
-pub struct Truncated<'a>(&'a str);
-
-impl fmt::Display for Truncated<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.0;
-        if text.len() <= MAX_LOGGED {
-            return f.write_str(text);
-        }
-        let mut cut = MAX_LOGGED;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        write!(f, "{}…(+{} bytes)", &text[..cut], text.len() - cut)
+pub fn truncated(value: &str) -> Cow<'_, str> {
+    if value.len() <= MAX_LOGGED {
+        return Cow::Borrowed(value);
     }
+    let mut cut = MAX_LOGGED;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(format!("{}…(+{} bytes)", &value[..cut], value.len() - cut))
 }
 
 #[cfg(test)]

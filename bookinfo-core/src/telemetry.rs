@@ -13,6 +13,9 @@
 
 use std::io::IsTerminal;
 
+mod text;
+pub use text::{TextFields, TextLines};
+
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -77,14 +80,19 @@ pub fn log_filter(directives: &str) -> EnvFilter {
 /// all-in-one launcher) keeps the first subscriber.
 ///
 /// Text lines are coloured only when standard output is a terminal: a log file or a container's
-/// log collector gets plain text, not escape codes.
+/// log collector gets plain text, not escape codes, written by [`TextLines`] (the same layout,
+/// at a fraction of the cost per line).
 pub fn init(config: &TelemetryConfig) {
     let colour = std::io::stdout().is_terminal();
     let filter = log_filter(&config.filter);
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
+        LogFormat::Text if colour => tracing_subscriber::fmt::layer()
             .with_target(true)
-            .with_ansi(colour)
+            .with_ansi(true)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .event_format(TextLines)
+            .fmt_fields(TextFields)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()

@@ -322,10 +322,10 @@ async fn serve_connection(
             }
             None => None,
         };
-        if let Some(deadline) = deadline {
-            if timer.deadline() != deadline {
-                timer.as_mut().reset(deadline);
-            }
+        if let Some(deadline) = deadline
+            && timer.deadline() != deadline
+        {
+            timer.as_mut().reset(deadline);
         }
         tokio::select! {
             ended = connection.as_mut() => {

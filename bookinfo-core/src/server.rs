@@ -137,6 +137,17 @@ impl ServiceId {
         }
     }
 
+    /// The span that names this service on every log line written inside it, without a parent.
+    fn root_span(&self) -> tracing::Span {
+        tracing::info_span!(
+            target: crate::trace::bridge::LOG_CONTEXT,
+            parent: None,
+            "svc",
+            service = %self.name,
+            version = %self.version
+        )
+    }
+
     /// The span that names this service on every log line written inside it.
     pub fn span(&self) -> tracing::Span {
         tracing::info_span!(
@@ -239,20 +250,37 @@ impl LogContext {
         }
     }
 
+    /// The span, without a parent: it lives as long as the service, so it must not hang under
+    /// whatever span happened to be current when the first request arrived.
     fn span(&self) -> tracing::Span {
-        self.span.get_or_init(|| self.id.span()).clone()
+        self.span.get_or_init(|| self.id.root_span()).clone()
     }
 }
 
-/// Per-request metrics and one structured log line, all inside the service's log span.
+/// Per-request metrics and one structured log line, all inside the service's log span and, in
+/// participating mode, a span carrying the request's trace and span ids under it.
 async fn observe(
     State((metrics, context)): State<(Metrics, Arc<LogContext>)>,
     req: Request<Body>,
     next: Next,
 ) -> Response {
-    observed(metrics, req, next)
-        .instrument(context.span())
-        .await
+    let service = context.span();
+    let trace = req.extensions().get::<Arc<crate::trace::RequestTrace>>();
+    // Formatting the ids is skipped when nothing would be logged.
+    let span = match trace {
+        Some(trace) if tracing::enabled!(tracing::Level::INFO) => {
+            let (trace_id, span_id) = trace.ids();
+            tracing::info_span!(
+                target: crate::trace::bridge::LOG_CONTEXT,
+                parent: &service,
+                "request",
+                %trace_id,
+                %span_id
+            )
+        }
+        _ => service,
+    };
+    observed(metrics, req, next).instrument(span).await
 }
 
 async fn observed(metrics: Metrics, req: Request<Body>, next: Next) -> Response {

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bookinfo_core::telemetry::{TextFields, TextLines};
 use tracing_subscriber::EnvFilter;
 
 /// Everything the process-wide log subscriber has written; cheap to clone.
@@ -10,14 +11,16 @@ use tracing_subscriber::EnvFilter;
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
-    /// Install a plain-text subscriber (no colours) with `filter` that writes here instead of to
-    /// stdout. The subscriber is process-wide, so a test that calls this is a test binary of
-    /// its own.
+    /// Install a subscriber with `filter` that writes here instead of to stdout, in the text
+    /// format the services write when their output is not a terminal
+    /// ([`bookinfo_core::telemetry::TextLines`]). The subscriber is process-wide, so a test that
+    /// calls this is a test binary of its own.
     pub fn install(filter: EnvFilter) -> Self {
         let logs = Self::default();
         let writer = logs.clone();
         tracing_subscriber::fmt()
-            .with_ansi(false)
+            .event_format(TextLines)
+            .fmt_fields(TextFields)
             .with_env_filter(filter)
             .with_writer(move || writer.clone())
             .init();

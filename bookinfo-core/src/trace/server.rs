@@ -13,7 +13,6 @@ use axum::response::Response;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Context, KeyValue};
-use tracing::Instrument;
 
 use super::request::ForwardedBaggage;
 use super::{RequestTrace, RootSampler, Tracing};
@@ -165,22 +164,13 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
         tracer: p.tracer.clone(),
         live: p.live.token(),
     };
-    // Log lines carry the ids; formatting them is skipped when nothing would be logged.
-    let log_span = if tracing::enabled!(tracing::Level::INFO) {
-        let (trace_id, span_id) = trace.ids();
-        tracing::info_span!(target: super::bridge::LOG_CONTEXT, "request", %trace_id, %span_id)
-    } else {
-        tracing::Span::none()
-    };
+    // Log lines carry the ids: the access-log middleware, inside this one, opens a span with
+    // them under the service's own log span (`crate::server::observe`).
     req.extensions_mut().insert(std::sync::Arc::new(trace));
 
     // While the handler runs, the SERVER span's context is the current one: the service's own
     // `tracing` spans and log events find their place in the trace from it (see `bridge`).
-    let resp = next
-        .run(req)
-        .instrument(log_span)
-        .with_context(cx.clone())
-        .await;
+    let resp = next.run(req).with_context(cx.clone()).await;
 
     let status = resp.status();
     let span = cx.span();

@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034  # the counters are read by the scripts that source this
-# Shared by the two container tests, docker/test-images.sh and docker/test-compose.sh (sourced
-# from the repository's root, not run): the Docker helpers of docker/lib.sh, the Python tools on
-# PATH, and how the tests report steps and count their assertions.
+# Shared by the two container tests, docker/test-images.sh and docker/test-compose.sh, and by
+# the image build, docker/images.sh (sourced from the repository's root, not run): the Docker
+# helpers of docker/lib.sh, the Python tools on PATH, and how the tests report steps and count
+# their assertions.
 #
 #   say TEXT...              a step heading
 #   die TEXT...              stop the test with "FAILED: TEXT"

@@ -12,14 +12,10 @@
 # BuildKit's cache make a second run take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The Python tools (hadolint, the SBOM checker, the validator's libraries) live in the
-# virtualenv under the build directory; its python3 comes first.
-PATH="$(dirname "$(bash scripts/python-env.sh)"):$PATH"
-export PATH
-# shellcheck source=docker/lib.sh
-source docker/lib.sh
-
-say() { printf '==> %s\n' "$*"; }
+# The Docker helpers, the Python tools on PATH and `say`, as the container tests have them;
+# `die` names this script instead.
+# shellcheck source=docker/checks.sh
+source docker/checks.sh
 die() {
     printf 'images: %s\n' "$*" >&2
     exit 1

@@ -137,21 +137,13 @@ impl ServiceId {
         }
     }
 
-    /// The span that names this service on every log line written inside it, without a parent.
-    fn root_span(&self) -> tracing::Span {
-        tracing::info_span!(
-            target: crate::trace::bridge::LOG_CONTEXT,
-            parent: None,
-            "svc",
-            service = %self.name,
-            version = %self.version
-        )
-    }
-
-    /// The span that names this service on every log line written inside it.
+    /// The span that names this service on every log line written inside it. It has no parent:
+    /// one such span serves all of a service's requests, so it must not hang under whatever
+    /// span was current when it was made.
     pub fn span(&self) -> tracing::Span {
         tracing::info_span!(
             target: crate::trace::bridge::LOG_CONTEXT,
+            parent: None,
             "svc",
             service = %self.name,
             version = %self.version
@@ -250,10 +242,8 @@ impl LogContext {
         }
     }
 
-    /// The span, without a parent: it lives as long as the service, so it must not hang under
-    /// whatever span happened to be current when the first request arrived.
     fn span(&self) -> tracing::Span {
-        self.span.get_or_init(|| self.id.root_span()).clone()
+        self.span.get_or_init(|| self.id.span()).clone()
     }
 }
 

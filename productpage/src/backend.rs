@@ -17,6 +17,7 @@ use bookinfo_core::headers::Forwarded;
 use bookinfo_core::metrics::status_label;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use prometheus::{IntCounterVec, Opts};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 
 use crate::config::Config;
@@ -61,6 +62,14 @@ pub struct Fetched {
 impl Fetched {
     pub fn ok(&self) -> bool {
         self.status == 200
+    }
+
+    /// The outcome of a call whose answer was read as a `Value`: the answer, or `message`.
+    fn of(result: Result<Value, u16>, message: &str) -> Self {
+        match result {
+            Ok(body) => Self { status: 200, body },
+            Err(status) => Self::failed(status, message),
+        }
     }
 
     fn failed(status: u16, message: &str) -> Self {
@@ -117,46 +126,68 @@ impl Backends {
 
     /// `GET {details}/details/{id}`, one attempt.
     pub async fn details(&self, id: &str, forwarded: &Forwarded) -> Fetched {
+        Fetched::of(
+            self.details_as::<Value>(id, forwarded).await,
+            DETAILS_UNAVAILABLE,
+        )
+    }
+
+    /// [`Backends::details`] with the answer read as `T`; `Err` holds the status.
+    pub async fn details_as<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        forwarded: &Forwarded,
+    ) -> Result<T, u16> {
         let url = format!("{}/details/{}", self.inner.details_url, segment(id));
-        let fetched = match self.attempt("details", &url, forwarded, 0).await {
-            Attempt::Json(body) => Fetched { status: 200, body },
-            Attempt::Status(status) => Fetched::failed(status, DETAILS_UNAVAILABLE),
+        let result = match self.attempt("details", &url, forwarded, 0).await {
+            Attempt::Json(body) => Ok(body),
+            Attempt::Status(status) => Err(status),
         };
-        self.count("details", fetched.status);
-        fetched
+        self.count("details", status_of(&result));
+        result
     }
 
     /// `GET {reviews}/reviews/{id}`, up to two attempts; the last attempt's status wins.
     pub async fn reviews(&self, id: &str, forwarded: &Forwarded) -> Fetched {
+        Fetched::of(
+            self.reviews_as::<Value>(id, forwarded).await,
+            REVIEWS_UNAVAILABLE,
+        )
+    }
+
+    /// [`Backends::reviews`] with the answer read as `T`; `Err` holds the status.
+    pub async fn reviews_as<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        forwarded: &Forwarded,
+    ) -> Result<T, u16> {
         let url = format!("{}/reviews/{}", self.inner.reviews_url, segment(id));
-        let mut status = 500;
-        let mut fetched = None;
+        let mut result = Err(500);
         for attempt in 0..REVIEWS_ATTEMPTS {
             if attempt > 0 {
                 tracing::warn!(destination = "reviews", attempt, "retrying");
             }
             match self.attempt("reviews", &url, forwarded, attempt).await {
                 Attempt::Json(body) => {
-                    fetched = Some(Fetched { status: 200, body });
+                    result = Ok(body);
                     break;
                 }
-                Attempt::Status(s) => status = s,
+                Attempt::Status(s) => result = Err(s),
             }
         }
-        let fetched = fetched.unwrap_or_else(|| Fetched::failed(status, REVIEWS_UNAVAILABLE));
-        self.count("reviews", fetched.status);
-        fetched
+        self.count("reviews", status_of(&result));
+        result
     }
 
     /// `GET {ratings}/ratings/{id}`, one attempt.
     pub async fn ratings(&self, id: &str, forwarded: &Forwarded) -> Fetched {
         let url = format!("{}/ratings/{}", self.inner.ratings_url, segment(id));
         let fetched = match self.attempt("ratings", &url, forwarded, 0).await {
-            Attempt::Json(body) => Fetched { status: 200, body },
-            Attempt::Status(status) => Fetched::failed(status, RATINGS_UNAVAILABLE),
+            Attempt::Json(body) => Ok(body),
+            Attempt::Status(status) => Err(status),
         };
-        self.count("ratings", fetched.status);
-        fetched
+        self.count("ratings", status_of(&fetched));
+        Fetched::of(fetched, RATINGS_UNAVAILABLE)
     }
 
     /// What a call for a product id that is not an integer gets, without calling: the status
@@ -187,19 +218,20 @@ impl Backends {
             let forwarded = forwarded.clone();
             // `carry`: what the call logs still lands in this request's trace.
             calls.spawn(bookinfo_core::trace::carry(async move {
-                backends.reviews(&id, &forwarded).await;
+                // Checked as JSON like any answer, then dropped unread.
+                let _ = backends.reviews_as::<IgnoredAny>(&id, &forwarded).await;
             }));
         }
         while calls.join_next().await.is_some() {}
     }
 
-    async fn attempt(
+    async fn attempt<T: DeserializeOwned>(
         &self,
         destination: &'static str,
         url: &str,
         forwarded: &Forwarded,
         attempt: u32,
-    ) -> Attempt {
+    ) -> Attempt<T> {
         let response = match self
             .inner
             .client
@@ -224,7 +256,7 @@ impl Backends {
             return Attempt::Status(status);
         }
         match read_body(response, MAX_RESPONSE_BODY).await {
-            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(bytes) => match serde_json::from_slice::<T>(&bytes) {
                 Ok(body) => Attempt::Json(body),
                 Err(e) => {
                     bookinfo_core::throttled_warn!(
@@ -266,7 +298,12 @@ pub enum Destination {
     Ratings,
 }
 
-enum Attempt {
-    Json(Value),
+enum Attempt<T> {
+    Json(T),
     Status(u16),
+}
+
+/// The status a logical call is counted with: 200 on success.
+fn status_of<T>(result: &Result<T, u16>) -> u16 {
+    result.as_ref().map_or_else(|status| *status, |_| 200)
 }

@@ -12,6 +12,7 @@
 //! per service by `TRACE_DETAIL`, so quieting the log does not empty the traces.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 mod text;
 pub use text::{TextFields, TextLines};
@@ -101,10 +102,23 @@ pub fn init(config: &TelemetryConfig) {
             .with_current_span(true)
             .boxed(),
     };
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(lines.with_filter(filter))
         .with(crate::trace::bridge::layer())
-        .try_init();
+        .try_init()
+        .is_ok();
+    if installed && (colour || config.log_format == LogFormat::Json) {
+        IDS_IN_SPAN.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether the process's log lines need a span per participating request to show its ids.
+/// [`TextLines`] reads them from the request's OpenTelemetry context itself; the coloured and
+/// JSON formats of `tracing-subscriber` only show what spans hold.
+static IDS_IN_SPAN: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn ids_in_span() -> bool {
+    IDS_IN_SPAN.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! "current span" that `tokio::spawn` would lose). Log lines written while the request is
 //! handled carry `trace_id` and `span_id`.
 
+use std::future::Future;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -69,13 +71,23 @@ fn remote_parent(base: &Context, ctx: &TraceContext, sampled: bool) -> Context {
     base.with_remote_span_context(sc)
 }
 
-/// The tracing middleware; installed by [`crate::server::harden`].
-pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: Next) -> Response {
-    let Some(p) = tracing.inner.clone() else {
-        return next.run(req).await;
+/// The tracing middleware on its own, for a router that has nothing else around its routes.
+/// [`crate::server::harden`] runs the same SERVER span inside the one middleware of its own.
+pub async fn middleware(State(tracing): State<Tracing>, req: Request, next: Next) -> Response {
+    traced(&tracing, req, |req| next.run(req)).await
+}
+
+/// Serves `req` with `inner` inside its SERVER span (see the module docs).
+pub(crate) async fn traced<F, Fut>(tracing: &Tracing, mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let Some(p) = tracing.inner.as_ref() else {
+        return inner(req).await;
     };
     if p.excluded.iter().any(|e| e == req.uri().path()) {
-        return next.run(req).await;
+        return inner(req).await;
     }
     // Declared before the span's context, so dropped after it (see `Tracing::shutdown`).
     let _live = p.live.token();
@@ -170,7 +182,7 @@ pub async fn middleware(State(tracing): State<Tracing>, mut req: Request, next: 
 
     // While the handler runs, the SERVER span's context is the current one: the service's own
     // `tracing` spans and log events find their place in the trace from it (see `bridge`).
-    let resp = next.run(req).with_context(cx.clone()).await;
+    let resp = inner(req).with_context(cx.clone()).await;
 
     let status = resp.status();
     let span = cx.span();

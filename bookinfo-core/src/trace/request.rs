@@ -2,7 +2,6 @@
 //! stores in the request, and what each outbound attempt opens its CLIENT span
 //! ([`super::client`]) from.
 
-use http::Uri;
 use opentelemetry::Context;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer};
@@ -70,12 +69,9 @@ impl RequestTrace {
             super::server::method_value(method),
         ));
         attributes.push(KeyValue::new("url.full", url.to_owned()));
-        let uri = url.parse::<Uri>().ok();
-        let (host, port) = uri
-            .as_ref()
-            .map_or((None, None), super::client::host_and_port);
+        let (host, port) = super::client::server_of(url);
         if let Some(host) = host {
-            attributes.push(KeyValue::new("server.address", super::interned(&[host])));
+            attributes.push(KeyValue::new("server.address", host));
         }
         if let Some(port) = port {
             attributes.push(KeyValue::new("server.port", i64::from(port)));

@@ -27,7 +27,7 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
 /// The low `digits` (at most 32) hex digits of `value`, lower-case and zero-padded: the tail of
 /// the returned buffer from the returned index. Ids are written on every outbound request, so
 /// this skips the formatting machinery and writes two digits per byte.
-pub(crate) fn hex_digits(value: u128, digits: usize) -> ([u8; 32], usize) {
+pub fn hex_digits(value: u128, digits: usize) -> ([u8; 32], usize) {
     let digits = digits.min(32);
     let bytes = value.to_be_bytes();
     let mut text = [0u8; 32];

@@ -64,7 +64,7 @@ mod names {
 }
 
 pub use baggage::{Baggage, BaggageMember};
-pub use context::{Sampling, SpanId, TraceContext, TraceId};
+pub use context::{Sampling, SpanId, TraceContext, TraceId, hex_digits};
 pub use tracestate::TraceState;
 
 /// A trace-context wire format this module reads and writes.

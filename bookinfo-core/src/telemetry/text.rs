@@ -156,24 +156,22 @@ fn write_request_ids(w: &mut Writer<'_>) -> fmt::Result {
         if !sc.is_valid() {
             return Ok(());
         }
-        let mut trace_id = [0u8; 32];
-        let mut span_id = [0u8; 16];
         w.write_str("request{trace_id=")?;
-        w.write_str(hex(&sc.trace_id().to_bytes(), &mut trace_id)?)?;
+        write_hex(w, u128::from_be_bytes(sc.trace_id().to_bytes()), 32)?;
         w.write_str(" span_id=")?;
-        w.write_str(hex(&sc.span_id().to_bytes(), &mut span_id)?)?;
+        write_hex(
+            w,
+            u128::from(u64::from_be_bytes(sc.span_id().to_bytes())),
+            16,
+        )?;
         w.write_str("}: ")
     })
 }
 
-/// `bytes` as lowercase hex in `out` (twice as long).
-fn hex<'a>(bytes: &[u8], out: &'a mut [u8]) -> Result<&'a str, fmt::Error> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0xf)];
-    }
-    std::str::from_utf8(out).map_err(|_| fmt::Error)
+/// The low `digits` hex digits of `value`, as the propagation headers write ids.
+fn write_hex(w: &mut Writer<'_>, value: u128, digits: usize) -> fmt::Result {
+    let (text, start) = bookinfo_propagation::hex_digits(value, digits);
+    w.write_str(std::str::from_utf8(&text[start..]).map_err(|_| fmt::Error)?)
 }
 
 /// Whether `value` can be written without quotes: non-empty, short, and made only of characters

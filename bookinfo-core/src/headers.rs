@@ -94,13 +94,11 @@ pub struct Forwarded {
     pub trace: Option<std::sync::Arc<crate::trace::RequestTrace>>,
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
+impl Forwarded {
+    /// What calls made while serving the request of `parts` carry (see the type's docs). A
+    /// handler that calls out only sometimes builds it then, instead of taking the extractor:
+    /// details does, as it calls Google Books only when configured to.
+    pub fn of(parts: &http::request::Parts) -> Self {
         let trace = parts
             .extensions
             .get::<std::sync::Arc<crate::trace::RequestTrace>>()
@@ -127,7 +125,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
             },
             None => forwarded_headers(&parts.headers),
         };
-        Ok(Self { headers, trace })
+        Self { headers, trace }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Forwarded {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
     }
 }
 

@@ -19,7 +19,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use super::Candidate;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Values, hex, hex_exact, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex, hex_exact, single};
 
 /// The single-header form.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static(super::names::B3);
@@ -31,7 +31,7 @@ pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::B3_
 pub(crate) const FLAGS: HeaderName = HeaderName::from_static(super::names::B3_FLAGS);
 
 /// Reads the `b3` header.
-pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {
+pub(crate) fn extract_single(headers: &impl Source) -> Found<Candidate> {
     let Some(value) = single(headers, &SINGLE)? else {
         return Ok(None);
     };
@@ -57,7 +57,7 @@ pub(crate) fn extract_single(headers: &HeaderMap) -> Found<Candidate> {
 }
 
 /// Reads the `x-b3-*` headers.
-pub(crate) fn extract_multi(headers: &HeaderMap) -> Found<Candidate> {
+pub(crate) fn extract_multi(headers: &impl Source) -> Found<Candidate> {
     let trace = single(headers, &TRACE_ID)?;
     let span = single(headers, &SPAN_ID)?;
     let parent = single(headers, &PARENT_SPAN_ID)?;

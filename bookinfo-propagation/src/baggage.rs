@@ -15,7 +15,7 @@
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::wire::{Malformed, Values, joined};
+use super::wire::{Malformed, Source, Values, joined};
 
 pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static(super::names::BAGGAGE);
 
@@ -132,7 +132,7 @@ impl Baggage {
 /// Reads the `baggage` header(s): the valid members within the limits (`None` when there are
 /// none), and whether anything was dropped as invalid. A header that is not text counts as
 /// entirely invalid.
-pub(crate) fn extract(headers: &HeaderMap) -> (Option<Baggage>, bool) {
+pub(crate) fn extract(headers: &impl Source) -> (Option<Baggage>, bool) {
     match joined(headers, &BAGGAGE) {
         Ok(Some(text)) => {
             let (baggage, dropped) = Baggage::parse_valid(&text);

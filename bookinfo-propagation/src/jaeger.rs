@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Values, hex, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex, single};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::UBER_TRACE_ID);
 
@@ -22,7 +22,7 @@ const SAMPLED: u8 = 0x01;
 const DEBUG: u8 = 0x02;
 
 /// Reads the header.
-pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
+pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
     let Some(value) = single(headers, &HEADER)? else {
         return Ok(None);
     };

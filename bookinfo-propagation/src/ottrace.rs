@@ -14,14 +14,14 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Values, hex_exact, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex_exact, single};
 
 pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::OT_TRACE_ID);
 pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::OT_SPAN_ID);
 pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::OT_SAMPLED);
 
 /// Reads the `ot-tracer-*` headers; any one of them without both ids is malformed.
-pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
+pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
     let trace = single(headers, &TRACE_ID)?;
     let span = single(headers, &SPAN_ID)?;
     let sampled = single(headers, &SAMPLED)?;

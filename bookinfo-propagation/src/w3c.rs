@@ -13,7 +13,7 @@ use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
-use super::wire::{Case, Found, Malformed, Values, hex_exact, joined, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex_exact, joined, single};
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static(super::names::TRACEPARENT);
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static(super::names::TRACESTATE);
@@ -24,7 +24,7 @@ const LEN: usize = 55;
 const SAMPLED: u8 = 0x01;
 
 /// Reads `traceparent` (and, if it is valid, `tracestate`).
-pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
+pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
     let Some(value) = single(headers, &TRACEPARENT)? else {
         return Ok(None);
     };

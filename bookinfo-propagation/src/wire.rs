@@ -24,48 +24,104 @@ pub(crate) enum Case {
     Any,
 }
 
-/// The single value of `name`: `Ok(None)` when absent; malformed when repeated or not text.
-pub(crate) fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Found<&'h str> {
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(Malformed);
-    }
-    first.to_str().map(Some).map_err(|_| Malformed)
+/// Where a format reads its headers: a request's whole header map, or the trace headers picked
+/// out of it in one pass ([`crate::Seen`], what [`crate::extract`] uses).
+pub(crate) trait Source {
+    /// The single value of `name`: `Ok(None)` when absent; malformed when repeated or not text.
+    fn single(&self, name: &HeaderName) -> Found<&str>;
+
+    /// All values of `name` joined with `,` (how list headers combine, RFC 9110 §5.3).
+    fn joined(&self, name: &HeaderName) -> Found<String>;
 }
 
-/// All values of `name` joined with `,` (how list headers combine, RFC 9110 §5.3).
-pub(crate) fn joined(headers: &HeaderMap, name: &HeaderName) -> Found<String> {
-    let mut out: Option<String> = None;
-    for value in headers.get_all(name) {
-        let text = value.to_str().map_err(|_| Malformed)?;
-        match out.as_mut() {
-            Some(joined) => {
-                joined.push(',');
-                joined.push_str(text);
-            }
-            None => out = Some(text.to_owned()),
+impl Source for HeaderMap {
+    fn single(&self, name: &HeaderName) -> Found<&str> {
+        let mut values = self.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(Malformed);
         }
+        first.to_str().map(Some).map_err(|_| Malformed)
     }
-    Ok(out)
+
+    fn joined(&self, name: &HeaderName) -> Found<String> {
+        let mut out: Option<String> = None;
+        for value in self.get_all(name) {
+            let text = value.to_str().map_err(|_| Malformed)?;
+            match out.as_mut() {
+                Some(joined) => {
+                    joined.push(',');
+                    joined.push_str(text);
+                }
+                None => out = Some(text.to_owned()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The single value of `name` in `headers` (see [`Source::single`]).
+pub(crate) fn single<'h, S: Source + ?Sized>(headers: &'h S, name: &HeaderName) -> Found<&'h str> {
+    headers.single(name)
+}
+
+/// All values of `name` in `headers`, joined (see [`Source::joined`]).
+pub(crate) fn joined<S: Source + ?Sized>(headers: &S, name: &HeaderName) -> Found<String> {
+    headers.joined(name)
 }
 
 /// Hex digits only (no sign, no prefix), 1 to `max_len` of them, in the accepted case.
+///
+/// Each digit is one table look-up, without a branch, into two 64-bit halves (a `u128` shift
+/// takes several instructions). Against a `match` per digit into a `u128`, reading the context
+/// of a participating leaf's request (`extract`, `traceparent` and `x-b3-*`) went from 3,463 to
+/// 2,922 instructions (callgrind; docs/performance.md).
 pub(crate) fn hex(text: &str, max_len: usize, case: Case) -> Option<u128> {
     if text.is_empty() || text.len() > max_len || max_len > 32 {
         return None;
     }
-    text.bytes().try_fold(0u128, |acc, b| {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' if case == Case::Any => b - b'A' + 10,
-            _ => return None,
-        };
-        Some(acc << 4 | u128::from(digit))
-    })
+    let table = match case {
+        Case::Lower => &HEX_LOWER,
+        Case::Any => &HEX_ANY,
+    };
+    let (high, low) = text.as_bytes().split_at(text.len().saturating_sub(16));
+    Some(u128::from(hex64(high, table)?) << 64 | u128::from(hex64(low, table)?))
+}
+
+/// A byte's value as a hex digit, or [`NOT_HEX`].
+type HexTable = [u8; 256];
+
+/// Marks a byte that is not a digit in a [`HexTable`].
+const NOT_HEX: u8 = 0x80;
+
+const fn hex_table(upper_too: bool) -> HexTable {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 16 {
+        let digit = b"0123456789abcdef"[i];
+        table[digit as usize] = i as u8;
+        if upper_too {
+            table[digit.to_ascii_uppercase() as usize] = i as u8;
+        }
+        i += 1;
+    }
+    table
+}
+
+static HEX_LOWER: HexTable = hex_table(false);
+static HEX_ANY: HexTable = hex_table(true);
+
+/// At most 16 hex digits (none gives 0).
+fn hex64(digits: &[u8], table: &HexTable) -> Option<u64> {
+    let (mut value, mut seen) = (0u64, 0u8);
+    for &b in digits {
+        let digit = table[usize::from(b)];
+        seen |= digit;
+        value = value << 4 | u64::from(digit & 0x0f);
+    }
+    (seen & NOT_HEX == 0).then_some(value)
 }
 
 /// Exactly `len` hex digits.
@@ -136,6 +192,15 @@ mod tests {
             assert_eq!(hex(bad, 4, Case::Lower), None, "{bad:?}");
         }
         assert_eq!(hex_exact("0f", 3, Case::Lower), None);
+        // Across the two halves the digits are read into.
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(hex(id, 32, Case::Lower), u128::from_str_radix(id, 16).ok());
+        assert_eq!(
+            hex(&id[..17], 32, Case::Lower),
+            u128::from_str_radix(&id[..17], 16).ok()
+        );
+        assert_eq!(hex(&format!("{id}0"), 32, Case::Lower), None);
+        assert_eq!(hex("G0000000000000000", 32, Case::Any), None);
     }
 
     #[test]

@@ -20,12 +20,12 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Found, Malformed, Values, single};
+use super::wire::{Found, Malformed, Source, Values, single};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::X_OT_SPAN_CONTEXT);
 
 /// Reads the header.
-pub(crate) fn extract(headers: &HeaderMap) -> Found<TraceContext> {
+pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
     let Some(value) = single(headers, &HEADER)? else {
         return Ok(None);
     };

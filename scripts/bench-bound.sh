@@ -11,7 +11,8 @@
 # configuration: access log on, version spread on) and in participating mode (OTLP export of
 # every span to a discarding sink). Rounds alternate, so machine noise hits every stack alike;
 # the ratios are taken per round and their median printed. Then memory: the four services' RSS
-# idle, and after a load of [memory-load] at 64 connections.
+# idle, and after a load of [memory-load] at 64 connections; then the same for the bound's four
+# servers, so that both footprints come from one run.
 #
 # Targets (see docs/performance.md): page/bound >= 0.8 and p99 <= 1.5x the bound's at both
 # connection counts; participating/pass-through >= 0.85; RSS <= 25 MiB idle, <= 40 MiB loaded.
@@ -81,4 +82,13 @@ echo "idle: $(sum_rss) (details $(rss "${svc[0]}"), ratings $(rss "${svc[1]}"), 
 conns=64 duration=$memload
 run "load $memload" http://127.0.0.1:19180/productpage
 echo "after load: $(sum_rss) (details $(rss "${svc[0]}"), ratings $(rss "${svc[1]}"), reviews $(rss "${svc[2]}"), productpage $(rss "${svc[3]}"))"
+cleanup
+
+echo
+echo "== memory: the bound's four servers, idle and after $memload at 64 connections"
+start_bound
+sleep 1
+echo "idle: $(sum_rss)"
+run "load $memload" http://127.0.0.1:19280/productpage
+echo "after load: $(sum_rss)"
 cleanup

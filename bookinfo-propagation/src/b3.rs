@@ -19,7 +19,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use super::Candidate;
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Source, Values, hex, hex_exact, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex, hex_exact};
 
 /// The single-header form.
 pub(crate) const SINGLE: HeaderName = HeaderName::from_static(super::names::B3);
@@ -32,7 +32,7 @@ pub(crate) const FLAGS: HeaderName = HeaderName::from_static(super::names::B3_FL
 
 /// Reads the `b3` header.
 pub(crate) fn extract_single(headers: &impl Source) -> Found<Candidate> {
-    let Some(value) = single(headers, &SINGLE)? else {
+    let Some(value) = headers.single(&SINGLE)? else {
         return Ok(None);
     };
     if let Some(decision) = single_sampling(value) {
@@ -58,10 +58,10 @@ pub(crate) fn extract_single(headers: &impl Source) -> Found<Candidate> {
 
 /// Reads the `x-b3-*` headers.
 pub(crate) fn extract_multi(headers: &impl Source) -> Found<Candidate> {
-    let trace = single(headers, &TRACE_ID)?;
-    let span = single(headers, &SPAN_ID)?;
-    let parent = single(headers, &PARENT_SPAN_ID)?;
-    let sampling = multi_sampling(single(headers, &SAMPLED)?, single(headers, &FLAGS)?)?;
+    let trace = headers.single(&TRACE_ID)?;
+    let span = headers.single(&SPAN_ID)?;
+    let parent = headers.single(&PARENT_SPAN_ID)?;
+    let sampling = multi_sampling(headers.single(&SAMPLED)?, headers.single(&FLAGS)?)?;
     match (trace, span) {
         (Some(trace), Some(span)) => {
             let mut ctx = TraceContext::new(trace_id(trace)?, span_id(span)?, sampling);

@@ -15,7 +15,7 @@
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use super::wire::{Malformed, Source, Values, joined};
+use super::wire::{Malformed, Source, Values};
 
 pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static(super::names::BAGGAGE);
 
@@ -133,7 +133,7 @@ impl Baggage {
 /// none), and whether anything was dropped as invalid. A header that is not text counts as
 /// entirely invalid.
 pub(crate) fn extract(headers: &impl Source) -> (Option<Baggage>, bool) {
-    match joined(headers, &BAGGAGE) {
+    match headers.joined(&BAGGAGE) {
         Ok(Some(text)) => {
             let (baggage, dropped) = Baggage::parse_valid(&text);
             ((!baggage.is_empty()).then_some(baggage), dropped > 0)

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Source, Values, hex, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::UBER_TRACE_ID);
 
@@ -23,7 +23,7 @@ const DEBUG: u8 = 0x02;
 
 /// Reads the header.
 pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
-    let Some(value) = single(headers, &HEADER)? else {
+    let Some(value) = headers.single(&HEADER)? else {
         return Ok(None);
     };
     parse(&value.replace("%3A", ":").replace("%3a", ":"))

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Case, Found, Malformed, Source, Values, hex_exact, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex_exact};
 
 pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static(super::names::OT_TRACE_ID);
 pub(crate) const SPAN_ID: HeaderName = HeaderName::from_static(super::names::OT_SPAN_ID);
@@ -22,9 +22,9 @@ pub(crate) const SAMPLED: HeaderName = HeaderName::from_static(super::names::OT_
 
 /// Reads the `ot-tracer-*` headers; any one of them without both ids is malformed.
 pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
-    let trace = single(headers, &TRACE_ID)?;
-    let span = single(headers, &SPAN_ID)?;
-    let sampled = single(headers, &SAMPLED)?;
+    let trace = headers.single(&TRACE_ID)?;
+    let span = headers.single(&SPAN_ID)?;
+    let sampled = headers.single(&SAMPLED)?;
     let (trace, span) = match (trace, span) {
         (Some(trace), Some(span)) => (trace, span),
         (None, None) if sampled.is_none() => return Ok(None),

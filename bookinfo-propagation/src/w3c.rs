@@ -13,7 +13,7 @@ use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
 use super::tracestate::TraceState;
-use super::wire::{Case, Found, Malformed, Source, Values, hex_exact, joined, single};
+use super::wire::{Case, Found, Malformed, Source, Values, hex_exact};
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static(super::names::TRACEPARENT);
 pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static(super::names::TRACESTATE);
@@ -25,12 +25,12 @@ const SAMPLED: u8 = 0x01;
 
 /// Reads `traceparent` (and, if it is valid, `tracestate`).
 pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
-    let Some(value) = single(headers, &TRACEPARENT)? else {
+    let Some(value) = headers.single(&TRACEPARENT)? else {
         return Ok(None);
     };
     let mut ctx = parse_traceparent(value).ok_or(Malformed)?;
     // An unreadable tracestate is dropped; the traceparent it came with stays valid.
-    if let Ok(Some(state)) = joined(headers, &TRACESTATE) {
+    if let Ok(Some(state)) = headers.joined(&TRACESTATE) {
         ctx.trace_state = TraceState::parse(&state).unwrap_or_default();
     }
     Ok(Some(ctx))

@@ -62,16 +62,6 @@ impl Source for HeaderMap {
     }
 }
 
-/// The single value of `name` in `headers` (see [`Source::single`]).
-pub(crate) fn single<'h, S: Source + ?Sized>(headers: &'h S, name: &HeaderName) -> Found<&'h str> {
-    headers.single(name)
-}
-
-/// All values of `name` in `headers`, joined (see [`Source::joined`]).
-pub(crate) fn joined<S: Source + ?Sized>(headers: &S, name: &HeaderName) -> Found<String> {
-    headers.joined(name)
-}
-
 /// Hex digits only (no sign, no prefix), 1 to `max_len` of them, in the accepted case.
 ///
 /// Each digit is one table look-up, without a branch, into two 64-bit halves (a `u128` shift
@@ -235,12 +225,12 @@ mod tests {
     fn single_rejects_repeats_and_joined_combines() {
         let (a, b) = (HeaderName::from_static("a"), HeaderName::from_static("b"));
         let mut h = HeaderMap::new();
-        assert_eq!(single(&h, &a), Ok(None));
+        assert_eq!(h.single(&a), Ok(None));
         h.append("a", HeaderValue::from_static("1"));
-        assert_eq!(single(&h, &a), Ok(Some("1")));
+        assert_eq!(h.single(&a), Ok(Some("1")));
         h.append("a", HeaderValue::from_static("2"));
-        assert_eq!(single(&h, &a), Err(Malformed));
-        assert_eq!(joined(&h, &a), Ok(Some("1,2".to_owned())));
-        assert_eq!(joined(&h, &b), Ok(None));
+        assert_eq!(h.single(&a), Err(Malformed));
+        assert_eq!(h.joined(&a), Ok(Some("1,2".to_owned())));
+        assert_eq!(h.joined(&b), Ok(None));
     }
 }

@@ -20,13 +20,13 @@ use http::HeaderMap;
 use http::header::HeaderName;
 
 use super::context::{Sampling, SpanId, TraceContext, TraceId};
-use super::wire::{Found, Malformed, Source, Values, single};
+use super::wire::{Found, Malformed, Source, Values};
 
 pub(crate) const HEADER: HeaderName = HeaderName::from_static(super::names::X_OT_SPAN_CONTEXT);
 
 /// Reads the header.
 pub(crate) fn extract(headers: &impl Source) -> Found<TraceContext> {
-    let Some(value) = single(headers, &HEADER)? else {
+    let Some(value) = headers.single(&HEADER)? else {
         return Ok(None);
     };
     let bytes = STANDARD.decode(value).map_err(|_| Malformed)?;

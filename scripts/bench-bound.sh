@@ -2,15 +2,17 @@
 # The product page against its bound, and participating against pass-through, in one run.
 #
 #   scripts/bench-bound.sh [rounds] [duration] [memory-load]
-#       defaults: 3 rounds, 8s per measurement, 60s memory load
+#       defaults: 9 rounds, 4s per measurement, 60s memory load
 #
 # The bound (bench/bound, `bookinfo-bound`) is four bare axum servers chained with reqwest that
 # make the calls of a reviews-v2 page with tiny JSON bodies: what the page's shape costs with
-# nothing but the framework. Each round measures, one after the other on fresh processes and at
-# 16 and at 64 connections (wrk -t2): the bound, our services in pass-through mode (the default
-# configuration: access log on, version spread on) and in participating mode (OTLP export of
-# every span to a discarding sink). Rounds alternate, so machine noise hits every stack alike;
-# the ratios are taken per round and their median printed. Then memory: the four services' RSS
+# nothing but the framework. The three stacks run side by side: the bound, our services in
+# pass-through mode (the default configuration: access log on, version spread on) and in
+# participating mode (OTLP export of every span to a discarding sink). At 16 and then at 64
+# connections (wrk -t2, fresh processes for each), each round loads one stack after the other for
+# [duration] while the others sit idle, starting with a different stack each round. Short rounds
+# with no restarts between them keep the three measurements of a round seconds apart, so a slow
+# spell of the machine hits them alike; the ratios are taken per round and their median printed. Then memory: the four services' RSS
 # idle, and after a load of [memory-load] at 64 connections; then the same for the bound's four
 # servers, so that both footprints come from one run.
 #
@@ -18,8 +20,8 @@
 # connection counts; participating/pass-through >= 0.85; RSS <= 25 MiB idle, <= 40 MiB loaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
-duration=${2:-8s}
+rounds=${1:-9}
+duration=${2:-4s}
 memload=${3:-60s}
 conns=64
 # shellcheck source=scripts/bench-lib.sh
@@ -39,22 +41,34 @@ start_bound() {
   svc=("${pids[@]:$first:4}")
 }
 
+# The three stacks side by side, each on its own ports: the bound on 19280-19283, pass-through on
+# 19180-19183, participating on 19380-19383 with its sink on 19190. Only one is loaded at a time;
+# the others sit idle.
+declare -A url_of=([bound]=http://127.0.0.1:19280/productpage
+  [pass-through]=http://127.0.0.1:19180/productpage
+  [participating]=http://127.0.0.1:19380/productpage)
+start_all() {
+  start_bound
+  start_mode pass-through
+  stack_port=19380 start_mode participating
+}
+stacks=(bound pass-through participating)
+
 declare -A rps_of p99_of
 for c in 16 64; do
   conns=$c
   echo "== GET /productpage at $c connections, $rounds alternating rounds of $duration"
+  start_all
+  for s in "${stacks[@]}"; do duration=2s run "warm-up: $s" "${url_of[$s]}" >/dev/null; done
   for r in $(seq "$rounds"); do
-    start_bound
-    run "round $r: bound" http://127.0.0.1:19280/productpage
-    rps_of[$c,bound,$r]=$rps p99_of[$c,bound,$r]=$(ms <<<"$p99")
-    cleanup
-    for mode in pass-through participating; do
-      start_mode "$mode"
-      run "round $r: $mode" http://127.0.0.1:19180/productpage
-      rps_of[$c,$mode,$r]=$rps p99_of[$c,$mode,$r]=$(ms <<<"$p99")
-      cleanup
+    # Each round starts with the next stack, so that none is always measured first or last.
+    for i in 0 1 2; do
+      s=${stacks[$(((r + i) % 3))]}
+      run "round $r: $s" "${url_of[$s]}"
+      rps_of[$c,$s,$r]=$rps p99_of[$c,$s,$r]=$(ms <<<"$p99")
     done
   done
+  cleanup
 done
 
 echo

@@ -23,21 +23,24 @@ trap finish EXIT
 
 wait_up() { for _ in $(seq "${wait_tries:-100}"); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
 
-# The four services as separate processes on 19180-19183 (reviews v2), in their default
+# The four services as separate processes on ports $stack_port to $stack_port + 3 (productpage,
+# details, ratings, reviews v2; 19180 to 19183 unless the caller sets `stack_port`), in their default
 # configuration: the access log is on (RUST_LOG=info) and goes to a file per service in $logs, as
 # a container's log would. Arguments are extra environment assignments for every service
 # (participating mode) or nothing. Sets ${svc[@]}.
 # A non-empty ${wrap[@]} (a command such as valgrind) runs each service under it.
 wrap=()
+stack_port=19180
 logs=$(mktemp -d "${TMPDIR:-/tmp}/bookinfo-bench-logs.XXXXXX")
 start_stack() {
-  local extra=("$@") first=${#pids[@]}
-  env "${extra[@]}" "${wrap[@]}" "$bin/details" 19181 >>"$logs/details.log" 2>&1 & pids+=($!)
-  env "${extra[@]}" "${wrap[@]}" "$bin/ratings" 19182 >>"$logs/ratings.log" 2>&1 & pids+=($!)
-  env "${extra[@]}" ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 HOSTNAME=reviews-v2-bench "${wrap[@]}" "$bin/reviews" 19183 >>"$logs/reviews.log" 2>&1 & pids+=($!)
-  env "${extra[@]}" DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT=19181 REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT=19183 \
-      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT=19182 "${wrap[@]}" "$bin/productpage" 19180 >>"$logs/productpage.log" 2>&1 & pids+=($!)
-  for port in 19181 19182 19183 19180; do wait_up "http://127.0.0.1:$port/health"; done
+  local extra=("$@") first=${#pids[@]} pp=$stack_port
+  local dp=$((pp + 1)) rp=$((pp + 2)) vp=$((pp + 3))
+  env "${extra[@]}" "${wrap[@]}" "$bin/details" "$dp" >>"$logs/details-$dp.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" "${wrap[@]}" "$bin/ratings" "$rp" >>"$logs/ratings-$rp.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" ENABLE_RATINGS=true RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$rp" HOSTNAME=reviews-v2-bench "${wrap[@]}" "$bin/reviews" "$vp" >>"$logs/reviews-$vp.log" 2>&1 & pids+=($!)
+  env "${extra[@]}" DETAILS_HOSTNAME=127.0.0.1 DETAILS_SERVICE_PORT="$dp" REVIEWS_HOSTNAME=127.0.0.1 REVIEWS_SERVICE_PORT="$vp" \
+      RATINGS_HOSTNAME=127.0.0.1 RATINGS_SERVICE_PORT="$rp" "${wrap[@]}" "$bin/productpage" "$pp" >>"$logs/productpage-$pp.log" 2>&1 & pids+=($!)
+  for port in "$dp" "$rp" "$vp" "$pp"; do wait_up "http://127.0.0.1:$port/health"; done
   svc=("${pids[@]:$first:4}")
 }
 
@@ -57,7 +60,7 @@ start_mode() { # $1: pass-through | participating
     participating) start_sink; start_stack "${participating[@]}" ;;
     *) echo "error: unknown mode '$1'" >&2; exit 2 ;;
   esac
-  curl -fsS -o /dev/null http://127.0.0.1:19180/productpage
+  curl -fsS -o /dev/null "http://127.0.0.1:$stack_port/productpage"
 }
 
 # Runs a measuring command once per tracing mode, each on a freshly started stack, with the label

@@ -243,22 +243,34 @@ async fn json_rejections(req: Request, next: Next) -> Response {
 }
 
 /// The service's log span, made when the first request arrives (the process's subscriber is
-/// installed by then) and entered by every request after it.
+/// installed by then) and entered by every request after it; or, when the text format writes
+/// the lines, the span's label, written by that format from a thread-local.
 ///
 /// A span per request (creating, recording and closing it in the subscriber) cost details
 /// 2,900 of its 63,400 instructions per request (callgrind, `GET /details/0` alone); a clone of
-/// one shared span costs a reference count.
+/// one shared span costs a reference count, and entering it a registry look-up per poll.
 #[derive(Debug)]
 struct LogContext {
     id: ServiceId,
     span: OnceLock<tracing::Span>,
+    /// `svc{service=… version=…}: `, kept for the life of the process (`None` if the bounded
+    /// store of such texts is full: the span is entered then).
+    label: Option<&'static str>,
 }
 
 impl LogContext {
     fn new(id: ServiceId) -> Self {
+        let label = match crate::trace::interned(&[&crate::telemetry::service_label(
+            &id.name,
+            &id.version,
+        )]) {
+            std::borrow::Cow::Borrowed(label) => Some(label),
+            std::borrow::Cow::Owned(_) => None,
+        };
         Self {
             id,
             span: OnceLock::new(),
+            label,
         }
     }
 
@@ -267,7 +279,7 @@ impl LogContext {
     }
 }
 
-/// Per-request metrics and one structured log line, all inside the service's log span. In
+/// Per-request metrics and one structured log line, all inside the service's log context. In
 /// participating mode the line carries the request's trace and span ids: the text format reads
 /// them from the request's context, the other formats from a span made here under the
 /// service's.
@@ -281,14 +293,16 @@ where
     F: FnOnce(Request<Body>) -> Fut,
     Fut: Future<Output = Response>,
 {
+    let in_spans = crate::telemetry::context_in_spans();
+    if !in_spans && let Some(label) = context.label {
+        return crate::telemetry::InService::new(label, observed(metrics, req, inner)).await;
+    }
     let service = context.span();
-    // The text format reads the ids from the request's context itself
-    // (`crate::telemetry::TextLines`); the others need them in a span. Formatting the ids is
-    // skipped when nothing would be logged.
+    // Formatting the ids is skipped when nothing would be logged.
     let trace = req
         .extensions()
         .get::<Arc<crate::trace::RequestTrace>>()
-        .filter(|_| crate::telemetry::ids_in_span());
+        .filter(|_| in_spans);
     let span = match trace {
         Some(trace) if tracing::enabled!(tracing::Level::INFO) => {
             let (trace_id, span_id) = trace.ids();

@@ -15,6 +15,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod text;
+pub(crate) use text::{InService, service_label};
 pub use text::{TextFields, TextLines};
 
 use tracing_subscriber::layer::{Layer, SubscriberExt};
@@ -112,12 +113,14 @@ pub fn init(config: &TelemetryConfig) {
     }
 }
 
-/// Whether the process's log lines need a span per participating request to show its ids.
-/// [`TextLines`] reads them from the request's OpenTelemetry context itself; the coloured and
-/// JSON formats of `tracing-subscriber` only show what spans hold.
+/// Whether the process's log lines show only what spans hold: the service serving a request
+/// and, in participating mode, the request's ids. [`TextLines`] reads the ids from the request's
+/// OpenTelemetry context and the service from [`InService`]; the coloured and JSON formats of
+/// `tracing-subscriber` need the service's log span entered, and a span per participating
+/// request holding its ids.
 static IDS_IN_SPAN: AtomicBool = AtomicBool::new(false);
 
-pub(crate) fn ids_in_span() -> bool {
+pub(crate) fn context_in_spans() -> bool {
     IDS_IN_SPAN.load(Ordering::Relaxed)
 }
 

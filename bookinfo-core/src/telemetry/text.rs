@@ -16,7 +16,11 @@
 //! and otherwise quoted with Rust's string escaping, so a value can never end a line or fake a
 //! field: a client-controlled path with a space or a control character shows up quoted.
 
+use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
@@ -48,8 +52,13 @@ where
     ) -> fmt::Result {
         write_timestamp(&mut w, SystemTime::now())?;
         w.write_str(level_label(*event.metadata().level()))?;
+        let service = SERVICE.get();
+        w.write_str(service)?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
+                if !service.is_empty() && is_service_span(span.metadata()) {
+                    continue;
+                }
                 w.write_str(span.name())?;
                 let extensions = span.extensions();
                 if let Some(fields) = extensions.get::<FormattedFields<N>>()
@@ -67,6 +76,70 @@ where
         w.write_str(": ")?;
         ctx.format_fields(w.by_ref(), event)?;
         w.write_char('\n')
+    }
+}
+
+thread_local! {
+    /// The label of the service whose request this thread is working on (see [`InService`]), or
+    /// nothing.
+    static SERVICE: Cell<&'static str> = const { Cell::new("") };
+}
+
+/// What a service's log span looks like at the start of a line: `svc{service=… version=…}: `.
+pub(crate) fn service_label(name: &str, version: &str) -> String {
+    format!("svc{{service={name} version={version}}}: ")
+}
+
+/// Whether `span` is a service's log span (`crate::server::ServiceId::span`), which the label
+/// of [`InService`] stands for.
+fn is_service_span(span: &tracing::Metadata<'_>) -> bool {
+    span.name() == "svc" && span.target() == crate::trace::bridge::LOG_CONTEXT
+}
+
+pin_project_lite::pin_project! {
+    /// `inner`, with `label` (from [`service_label`]) at the start of every line [`TextLines`]
+    /// writes while `inner` is polled or dropped: the text format's stand-in for the service's
+    /// log span, which the other formats get entered around each request. Entering and leaving
+    /// that shared span on every poll, and on the request future's drop, costs a look-up in the
+    /// subscriber's span registry and an atomic reference count each time; a thread-local costs
+    /// neither. Measured gain: see docs/performance.md (“Fourth round”).
+    pub(crate) struct InService<F> {
+        label: &'static str,
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for InService<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let outer = SERVICE.replace(this.label);
+            this.inner.set(None);
+            SERVICE.set(outer);
+        }
+    }
+}
+
+impl<F> InService<F> {
+    pub(crate) fn new(label: &'static str, inner: F) -> Self {
+        Self {
+            label,
+            inner: Some(inner),
+        }
+    }
+}
+
+impl<F: Future> Future for InService<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let outer = SERVICE.replace(this.label);
+        let polled = inner.poll(cx);
+        SERVICE.set(outer);
+        polled
     }
 }
 
@@ -273,6 +346,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use tracing::Instrument as _;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
@@ -343,6 +417,59 @@ mod tests {
             rest,
             "  INFO svc{service=details version=v1}: access: request method=GET \
              path=/details/0 status=200 ok=true delta=-3 duration_ms=0.5\n"
+        );
+    }
+
+    #[test]
+    fn lines_of_a_service_s_future_carry_its_label_while_it_runs_and_is_dropped() {
+        struct LogOnDrop;
+        impl Drop for LogOnDrop {
+            fn drop(&mut self) {
+                tracing::warn!(target: "t", "dropped");
+            }
+        }
+        let label: &'static str = Box::leak(service_label("details", "v1").into_boxed_str());
+        let text = lines(|| {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let done = std::pin::pin!(InService::new(label, async {
+                tracing::info!(target: "t", "inside");
+            }));
+            assert!(done.poll(&mut cx).is_ready());
+            tracing::info!(target: "t", "outside");
+            // Its own log span entered too: the label is written once.
+            let span = tracing::info_span!(
+                target: crate::trace::bridge::LOG_CONTEXT,
+                "svc",
+                service = "details",
+                version = "v1"
+            );
+            let mut both = Box::pin(InService::new(
+                label,
+                async {
+                    tracing::info!(target: "t", "both");
+                }
+                .instrument(span),
+            ));
+            assert!(both.as_mut().poll(&mut cx).is_ready());
+            let mut pending = Box::pin(InService::new(label, async {
+                let _guard = LogOnDrop;
+                std::future::pending::<()>().await;
+            }));
+            assert!(pending.as_mut().poll(&mut cx).is_pending());
+            drop(pending);
+            tracing::info!(target: "t", "after");
+        });
+        let rest: Vec<&str> = text.lines().map(|l| &l[27..]).collect();
+        assert_eq!(
+            rest,
+            [
+                "  INFO svc{service=details version=v1}: t: inside",
+                "  INFO t: outside",
+                "  INFO svc{service=details version=v1}: t: both",
+                "  WARN svc{service=details version=v1}: t: dropped",
+                "  INFO t: after",
+            ],
+            "{text}"
         );
     }
 

@@ -47,10 +47,10 @@ thread_local! {
 /// `url` parsed, taken from this thread's store of recent URLs when it is there. A service
 /// calls a handful of URLs over and over, and reqwest parses the text of each call (host-name
 /// processing is most of it); a clone of the parsed URL is one allocation. Measured gain
-/// (callgrind, page views, pass-through): productpage from 210,300 to 198,000 instructions per
-/// page, reviews from 128,900 to 123,000 (docs/performance.md, “Fourth round”). `None` when the
-/// text does not parse, so that reqwest reports it as for any bad URL. The store is bounded:
-/// past [`KEPT_URLS`] entries a new URL replaces the oldest.
+/// (callgrind, page views, pass-through, release builds): productpage from 208,800 to 199,700
+/// instructions per page, reviews from 128,400 to 123,800 (docs/performance.md, “Fourth
+/// round”). `None` when the text does not parse, so that reqwest reports it as for any bad URL.
+/// The store is bounded: past [`KEPT_URLS`] entries a new URL replaces the oldest.
 fn parsed_url(url: &str) -> Option<reqwest::Url> {
     URLS.with(|store| {
         let Ok(mut store) = store.try_borrow_mut() else {

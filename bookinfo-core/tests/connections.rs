@@ -131,18 +131,8 @@ async fn an_idle_http2_connection_is_closed() {
     // HTTP/2 responses are sent by tasks of their own, so the end of a request is a change
     // from outside the connection's task.
     let server = start(limits()).await;
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
-    let conn = tokio::spawn(conn);
-    let req = http::Request::get(format!("http://{}/hello", server.addr))
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    assert_eq!(sender.send_request(req).await.unwrap().status(), 200);
+    let (resp, conn) = http2_hello(server.addr).await;
+    assert_eq!(resp.status(), 200);
     let started = Instant::now();
     assert!(
         tokio::time::timeout(GENEROUS, conn).await.is_ok(),
@@ -288,21 +278,37 @@ fn limits_for_drain() -> ServerLimits {
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served() {
     let server = start(limits()).await;
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (resp, _conn) = http2_hello(server.addr).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"hello");
+}
+
+/// `GET /hello` on a new HTTP/2 connection (prior knowledge): the answer, and the task driving
+/// the connection, which ends when the server closes it.
+async fn http2_hello(
+    addr: std::net::SocketAddr,
+) -> (
+    http::Response<hyper::body::Incoming>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(tcp),
     )
     .await
     .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::get(format!("http://{}/hello", server.addr))
+    // The client closes the connection once no sender is left: the task keeps one.
+    let keep = sender.clone();
+    let conn = tokio::spawn(async move {
+        let _keep = keep;
+        conn.await
+    });
+    let req = http::Request::get(format!("http://{addr}/hello"))
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.version(), http::Version::HTTP_2);
-    use http_body_util::BodyExt;
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(&body[..], b"hello");
+    (sender.send_request(req).await.unwrap(), conn)
 }

@@ -61,7 +61,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use hyper_util::client::legacy::connect::dns::Name;
 
 /// How many calls in a row may each retire their connection before the rate applies. A demo's
 /// burst of page views (istio.io's scripts send up to 100, a test 30) stays within it or close.
@@ -257,26 +260,33 @@ impl SpreadResolver {
     }
 }
 
-impl reqwest::dns::Resolve for SpreadResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+impl tower_service::Service<Name> for SpreadResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let host = name.as_str().to_owned();
         let lookup = self.lookup.lookup(&host);
         let turn = self.next_turn(&host);
         Box::pin(async move {
             let addrs = lookup.await?;
             if addrs.is_empty() {
-                return Err(Box::new(io::Error::new(
+                return Err(io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("{host} has no address"),
-                ))
-                    as Box<dyn std::error::Error + Send + Sync>);
+                ));
             }
-            // Port 0: the client puts the URL's port in.
+            // Port 0: the connector puts the URL's port in.
             let ordered: Vec<SocketAddr> = spread_order(&addrs, turn)
                 .into_iter()
                 .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
-            Ok(Box::new(ordered.into_iter()) as reqwest::dns::Addrs)
+            Ok(ordered.into_iter())
         })
     }
 }

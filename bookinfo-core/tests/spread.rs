@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bookinfo_core::client::Client;
+use bookinfo_core::client::{Client, MAX_RESPONSE_BODY, read_body};
 use bookinfo_core::headers::Forwarded;
 use bookinfo_core::spread::HostLookup;
 use bookinfo_core::{Connections, Metrics};
@@ -35,7 +35,8 @@ async fn calls(client: &Client, url: &str, n: usize) -> Vec<String> {
             .call("backend", url, &Forwarded::default(), TIMEOUT, 0)
             .await
             .expect("the backend answers");
-        answers.push(resp.text().await.expect("a body"));
+        let body = read_body(resp, MAX_RESPONSE_BODY).await.expect("a body");
+        answers.push(String::from_utf8(body.to_vec()).expect("text"));
     }
     answers
 }

@@ -55,6 +55,11 @@ pub async fn fetch_book(
                 google.authority,
                 bookinfo_core::client::error_chain(&e)
             )),
+            BodyError::Timeout { .. } => DetailsError::External(format!(
+                "Timed out after {} s waiting for {}",
+                timeout.as_secs_f64(),
+                google.authority
+            )),
         })?;
     let volumes: Value = serde_json::from_slice(&body).map_err(|e| {
         DetailsError::External(format!("Google Books answered with invalid JSON: {e}"))
@@ -83,6 +88,7 @@ fn describe(err: &CallError, google: &GoogleBooks, timeout: Duration) -> String 
             google.authority,
             bookinfo_core::client::error_chain(source)
         ),
+        CallError::BadUrl { url } => format!("Request to {url} failed: not an absolute URL"),
     }
 }
 

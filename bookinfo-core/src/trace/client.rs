@@ -129,6 +129,7 @@ impl ClientSpan {
     pub fn failed(mut self, error: &CallError) {
         let kind = match error {
             CallError::Timeout { .. } => "timeout",
+            CallError::BadUrl { .. } => "bad_url",
             CallError::Transport { source, .. } => {
                 super::error_type::in_chain(source).unwrap_or(if source.is_connect() {
                     "connect_error"
@@ -141,7 +142,7 @@ impl ClientSpan {
         self.span.add_event(
             "exception",
             vec![
-                KeyValue::new("exception.type", std::any::type_name::<reqwest::Error>()),
+                KeyValue::new("exception.type", error.exception_type()),
                 KeyValue::new("exception.message", message.clone()),
             ],
         );

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bookinfo_core::client::{BodyError, CallError, Client, MAX_RESPONSE_BODY, read_body};
+use bookinfo_core::client::{BodyError, CallError, Client, MAX_RESPONSE_BODY, Response, read_body};
 use bookinfo_core::headers::Forwarded;
 use bookinfo_core::{Connections, Metrics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +15,16 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 
 fn client() -> Client {
     Client::new(Metrics::new("client"), "bookinfo-test", Connections::Pooled)
+}
+
+/// `GET url` with nothing forwarded, given up by the test after 20 s so that a client that
+/// never gives up by itself fails the test instead of hanging the run.
+async fn get(url: &str) -> Result<Response, CallError> {
+    let (client, forwarded) = (client(), Forwarded::default());
+    let call = client.call("backend", url, &forwarded, TIMEOUT, 0);
+    tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the call gives up by itself")
 }
 
 /// A server that reads each request's head, hands it to the test, writes `answer` and then
@@ -50,13 +60,7 @@ async fn answering(answer: &'static [u8]) -> (SocketAddr, tokio::sync::mpsc::Rec
 #[tokio::test]
 async fn a_head_that_never_comes_is_a_timeout() {
     let (addr, _heads) = answering(b"").await;
-    let (client, url, forwarded) = (client(), format!("http://{addr}/x"), Forwarded::default());
-    let call = client.call("backend", &url, &forwarded, TIMEOUT, 0);
-    // The outer limit only keeps a broken client from hanging the test run.
-    let result = tokio::time::timeout(Duration::from_secs(20), call)
-        .await
-        .expect("the call gives up by itself");
-    match result {
+    match get(&format!("http://{addr}/x")).await {
         Err(CallError::Timeout { after, .. }) => assert_eq!(after, TIMEOUT),
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -65,14 +69,7 @@ async fn a_head_that_never_comes_is_a_timeout() {
 #[tokio::test]
 async fn a_body_that_stops_halfway_is_a_timeout_of_the_same_call() {
     let (addr, _heads) = answering(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"").await;
-    let response = client()
-        .call(
-            "backend",
-            &format!("http://{addr}/x"),
-            &Forwarded::default(),
-            TIMEOUT,
-            0,
-        )
+    let response = get(&format!("http://{addr}/x"))
         .await
         .expect("the head arrives");
     assert_eq!(response.status(), 200);
@@ -100,14 +97,7 @@ async fn a_body_that_stops_halfway_is_a_timeout_of_the_same_call() {
 async fn a_whole_answer_is_read_and_the_request_carries_the_usual_headers() {
     let (addr, mut heads) =
         answering(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{\"a\":1}").await;
-    let response = client()
-        .call(
-            "backend",
-            &format!("http://{addr}/x?y=1"),
-            &Forwarded::default(),
-            TIMEOUT,
-            0,
-        )
+    let response = get(&format!("http://{addr}/x?y=1"))
         .await
         .expect("an answer");
     let body = read_body(response, MAX_RESPONSE_BODY)
@@ -130,9 +120,7 @@ async fn urls_that_are_not_absolute_http_are_errors() {
         "ftp://details:9080/x",
         "http://[::1/",
     ] {
-        let result = client()
-            .call("backend", url, &Forwarded::default(), TIMEOUT, 0)
-            .await;
+        let result = get(url).await;
         assert!(
             matches!(result, Err(CallError::BadUrl { .. })),
             "{url:?}: {result:?}"
@@ -145,16 +133,7 @@ async fn a_refused_connection_is_a_transport_error_that_names_the_cause() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let result = client()
-        .call(
-            "backend",
-            &format!("http://{addr}/x"),
-            &Forwarded::default(),
-            TIMEOUT,
-            0,
-        )
-        .await;
-    match result {
+    match get(&format!("http://{addr}/x")).await {
         Err(err @ CallError::Transport { .. }) => {
             let text = err.to_string();
             assert!(text.contains("refused"), "{text}");

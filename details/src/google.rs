@@ -55,11 +55,7 @@ pub async fn fetch_book(
                 google.authority,
                 bookinfo_core::client::error_chain(&e)
             )),
-            BodyError::Timeout { .. } => DetailsError::External(format!(
-                "Timed out after {} s waiting for {}",
-                timeout.as_secs_f64(),
-                google.authority
-            )),
+            BodyError::Timeout { .. } => DetailsError::External(timed_out(google, timeout)),
         })?;
     let volumes: Value = serde_json::from_slice(&body).map_err(|e| {
         DetailsError::External(format!("Google Books answered with invalid JSON: {e}"))
@@ -71,11 +67,7 @@ pub async fn fetch_book(
 /// so log searches written for the original keep matching.
 fn describe(err: &CallError, google: &GoogleBooks, timeout: Duration) -> String {
     match err {
-        CallError::Timeout { .. } => format!(
-            "Timed out after {} s waiting for {}",
-            timeout.as_secs_f64(),
-            google.authority
-        ),
+        CallError::Timeout { .. } => timed_out(google, timeout),
         CallError::Transport { source, .. } if source.is_connect() => {
             format!(
                 "Failed to open TCP connection to {} ({})",
@@ -90,6 +82,15 @@ fn describe(err: &CallError, google: &GoogleBooks, timeout: Duration) -> String 
         ),
         CallError::BadUrl { url } => format!("Request to {url} failed: not an absolute URL"),
     }
+}
+
+/// Upstream's wording for a call that gave up waiting, for the head or the body alike.
+fn timed_out(google: &GoogleBooks, timeout: Duration) -> String {
+    format!(
+        "Timed out after {} s waiting for {}",
+        timeout.as_secs_f64(),
+        google.authority
+    )
 }
 
 /// The innermost error, e.g. `Connection refused (os error 111)` or the resolver's message.

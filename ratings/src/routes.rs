@@ -6,6 +6,8 @@
 //! a 404 there (kept), while methods other than GET and POST never got an answer at all (here
 //! they get a JSON 405 instead).
 
+use std::fmt::Write as _;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -43,13 +45,13 @@ async fn ratings(State(state): State<AppState>, method: Method, uri: Uri, body: 
 async fn get_ratings(state: &Inner, raw_url: &str) -> Result<Response, RatingsError> {
     let id = ProductId::from_raw_url(raw_url).ok_or(RatingsError::BadProductId)?;
     let ratings = match &state.database {
-        Some(database) => database.ratings().await?,
+        Some(database) => database.ratings().await?.to_string().into(),
         None => {
             state.faults.before_get().await?;
-            state.store.get(&id.key())
+            state.store.get(|| id.key())
         }
     };
-    Ok(product_ratings(&id, ratings))
+    Ok(product_ratings(&id, &ratings))
 }
 
 fn post_ratings(state: &Inner, raw_url: &str, body: &[u8]) -> Result<Response, RatingsError> {
@@ -60,16 +62,16 @@ fn post_ratings(state: &Inner, raw_url: &str, body: &[u8]) -> Result<Response, R
     if state.version == Version::Database {
         return Err(RatingsError::PostNotImplemented);
     }
-    state.store.put(id.key(), ratings.clone())?;
-    Ok(product_ratings(&id, ratings))
+    let kept = state.store.put(id.key(), &ratings)?;
+    Ok(product_ratings(&id, &kept))
 }
 
-/// `{"id":<id>,"ratings":<ratings>}`, compact, keys in that order.
-fn product_ratings(id: &ProductId, ratings: Value) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({ "id": id.number(), "ratings": ratings }),
-    )
+/// `{"id":<id>,"ratings":<ratings>}`, compact, keys in that order; `ratings` is JSON text.
+fn product_ratings(id: &ProductId, ratings: &str) -> Response {
+    let mut body = String::with_capacity(24 + ratings.len());
+    // A `Number` displays as the JSON number it is; writing into a `String` cannot fail.
+    let _ = write!(body, r#"{{"id":{},"ratings":{ratings}}}"#, id.number());
+    json_body(StatusCode::OK, body)
 }
 
 async fn health(State(state): State<AppState>, method: Method) -> Response {
@@ -92,13 +94,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
+    json_body(status, body.to_string())
+}
+
+fn json_body(status: StatusCode, body: String) -> Response {
     (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body.to_string(),
+        body,
     )
         .into_response()
 }

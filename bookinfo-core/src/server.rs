@@ -192,7 +192,11 @@ async fn around_routes(State(around): State<Arc<Around>>, req: Request, next: Ne
 
 /// `{"error": message}` with a JSON content type.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "error": message }).to_string();
+    json_text(status, serde_json::json!({ "error": message }).to_string())
+}
+
+/// A response whose body is `body`, text that is already JSON, with a JSON content type.
+pub fn json_text(status: StatusCode, body: String) -> Response {
     (
         status,
         [(

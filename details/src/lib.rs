@@ -25,6 +25,7 @@ use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use bookinfo_core::client::Client;
 use bookinfo_core::headers::Forwarded;
+use bookinfo_core::server::json_text;
 use bookinfo_core::{Connections, Instruments};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -119,30 +120,21 @@ async fn health() -> Response {
 /// and 1,950 in participating mode (callgrind; docs/performance.md).
 async fn details(State(state): State<AppState>, req: Request) -> Result<Response, DetailsError> {
     let id = id::from_path(req.uri().path()).ok_or(DetailsError::NotNumeric)?;
-    let book = match &state.config.source {
-        Source::Builtin => {
-            return Ok((
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                Book::builtin_json(id),
-            )
-                .into_response());
-        }
+    match &state.config.source {
+        Source::Builtin => Ok(json_text(StatusCode::OK, Book::builtin_json(id))),
         Source::Google(google) => {
             let (parts, _) = req.into_parts();
-            google::fetch_book(
+            let book = google::fetch_book(
                 &state.client,
                 google,
                 state.config.google_timeout,
                 id,
                 &Forwarded::of(&parts),
             )
-            .await?
+            .await?;
+            Ok(Json(book).into_response())
         }
-    };
-    Ok(Json(book).into_response())
+    }
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {

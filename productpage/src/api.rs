@@ -6,15 +6,17 @@
 //! or add a query. Any other id gets what upstream's backend would have answered for it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::backend::{Destination, Fetched, is_product_id};
+use bookinfo_core::server::json_text;
+
 use crate::{AppState, Caller, product, pyjson};
 
 /// `GET /api/v1/products`: no backend call.
 pub async fn products() -> Response {
-    json(StatusCode::OK, pyjson::to_string(&product::products()))
+    json_text(StatusCode::OK, pyjson::to_string(&product::products()))
 }
 
 /// `GET /api/v1/products/{id}`: details' object (not the product), with details' status.
@@ -56,17 +58,5 @@ pub async fn ratings(
 fn answer(fetched: Fetched) -> Response {
     // Backends may answer with codes `http` rejects (< 100 or > 999); those become 500.
     let status = StatusCode::from_u16(fetched.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json(status, pyjson::to_string(&fetched.body))
-}
-
-fn json(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    json_text(status, pyjson::to_string(&fetched.body))
 }

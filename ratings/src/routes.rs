@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use bookinfo_core::server::json_error;
+use bookinfo_core::server::{json_error, json_text};
 use serde_json::{Value, json};
 
 use crate::config::Version;
@@ -71,7 +71,7 @@ fn product_ratings(id: &ProductId, ratings: &str) -> Response {
     let mut body = String::with_capacity(24 + ratings.len());
     // A `Number` displays as the JSON number it is; writing into a `String` cannot fail.
     let _ = write!(body, r#"{{"id":{},"ratings":{ratings}}}"#, id.number());
-    json_body(StatusCode::OK, body)
+    json_text(StatusCode::OK, body)
 }
 
 async fn health(State(state): State<AppState>, method: Method) -> Response {
@@ -94,19 +94,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    json_body(status, body.to_string())
-}
-
-fn json_body(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    json_text(status, body.to_string())
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {

@@ -18,12 +18,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use bookinfo_core::Instruments;
 use bookinfo_core::client::Client;
 use bookinfo_core::headers::Forwarded;
+use bookinfo_core::server::json_text;
 use tokio::net::TcpListener;
 
 use crate::body::{Answer, Rating};
@@ -76,7 +77,10 @@ pub async fn run(
 
 /// Upstream's health body, with its space after the colon.
 async fn health() -> Response {
-    json_text(r#"{"status": "Reviews is healthy"}"#.to_owned())
+    json_text(
+        StatusCode::OK,
+        r#"{"status": "Reviews is healthy"}"#.to_owned(),
+    )
 }
 
 /// `/reviews/<id>`: the id must be a 32-bit integer (leading zeros and a sign allowed).
@@ -110,18 +114,7 @@ async fn reviews(
         star_color: &config.star_color,
         ratings,
     };
-    Ok(json_text(answer.render()))
-}
-
-fn json_text(body: String) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    Ok(json_text(StatusCode::OK, answer.render()))
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> Response {

@@ -90,6 +90,10 @@ echo
 echo "== memory: the four services (pass-through), idle and after $memload at 64 connections"
 kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 sum_rss() { local t=0 p; for p in "${svc[@]}"; do t=$((t + $(kib "$p"))); done; awk -v k="$t" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
+# How much of an executable is resident depends on how it entered the page cache
+# (docs/performance.md, "Memory"): both footprints start from binaries read afresh.
+uncache() { local f; for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none; done; }
+uncache "$bin"/{details,ratings,reviews,productpage}
 start_mode pass-through
 sleep 1
 echo "idle: $(sum_rss) (details $(rss "${svc[0]}"), ratings $(rss "${svc[1]}"), reviews $(rss "${svc[2]}"), productpage $(rss "${svc[3]}"))"
@@ -100,6 +104,7 @@ cleanup
 
 echo
 echo "== memory: the bound's four servers, idle and after $memload at 64 connections"
+uncache "$bin/bookinfo-bound"
 start_bound
 sleep 1
 echo "idle: $(sum_rss)"

@@ -349,22 +349,8 @@ impl Client {
     }
 }
 
-/// The TLS settings for `https` calls: rustls with aws-lc-rs (named, as a binary may link more
-/// than one provider) and the platform's certificate roots. Should those be unreadable, `https`
-/// calls fail their certificate checks (and say so) instead of the service failing to start:
-/// only details' optional Google Books call uses `https`.
+/// The TLS settings for `https` calls ([`crate::tls::client_config`]): only details' optional
+/// Google Books call uses `https`, so the certificate roots are read on its first call.
 fn tls_builder() -> HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    match HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone()) {
-        Ok(ready) => ready,
-        Err(e) => {
-            tracing::warn!(cause = %e, "no certificate roots for https calls");
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs offers the default TLS versions")
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            HttpsConnectorBuilder::new().with_tls_config(config)
-        }
-    }
+    HttpsConnectorBuilder::new().with_tls_config(crate::tls::client_config())
 }

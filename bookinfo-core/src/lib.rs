@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod server;
 pub mod spread;
 pub mod telemetry;
+pub mod tls;
 pub mod trace;
 
 pub use config::{ConfigErrors, EnvReader, Lookup};

@@ -47,6 +47,7 @@ impl CollectorPost {
         let client = self.client.get_or_init(|| {
             reqwest::blocking::Client::builder()
                 .timeout(self.timeout)
+                .tls_backend_preconfigured(crate::tls::client_config())
                 .build()
                 .unwrap_or_default()
         });

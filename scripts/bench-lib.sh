@@ -21,7 +21,8 @@ cleanup() {
 finish() { cleanup; rm -rf "${logs:-}"; }
 trap finish EXIT
 
-wait_up() { for _ in $(seq "${wait_tries:-100}"); do curl -fsS -o /dev/null "$1" && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
+# Polls until $1 answers; the refusals before the service listens are expected and not shown.
+wait_up() { for _ in $(seq "${wait_tries:-100}"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "error: $1 did not come up" >&2; exit 1; }
 
 # The four services as separate processes on ports $stack_port to $stack_port + 3 (productpage,
 # details, ratings, reviews v2; 19180 to 19183 unless the caller sets `stack_port`), in their default

@@ -350,7 +350,7 @@ impl Client {
 }
 
 /// The TLS settings for `https` calls ([`crate::tls::client_config`]): only details' optional
-/// Google Books call uses `https`, so the certificate roots are read on its first call.
+/// Google Books call uses `https`, so the certificate roots are not read before it needs them.
 fn tls_builder() -> HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes> {
     HttpsConnectorBuilder::new().with_tls_config(crate::tls::client_config())
 }

@@ -1,71 +1,83 @@
 //! TLS for the services' outbound `https` calls: rustls with aws-lc-rs, and the system's
-//! certificate roots read when the first `https` server is checked, not when a client is built.
+//! certificate roots read once per process, when they are first needed rather than whenever a
+//! client is built.
 //!
 //! Most calls never use TLS: in a cluster the services talk plain HTTP (a mesh adds mTLS
 //! outside the process), and `https` only comes up for details' optional Google Books call or
-//! a collector configured with an `https` endpoint. Reading the roots costs every client about
-//! 18 million instructions and keeps about 450 KB of parsed certificates for the life of the
-//! process (measured with the services' release builds: idle RSS with and without the system's
-//! roots, 292 certificates; docs/performance.md, "Memory"), so it is done once, on first use.
+//! a collector configured with an `https` endpoint. Reading the roots costs about 18 million
+//! instructions and keeps about 450 KB of parsed certificates for the life of the process, and
+//! every client used to do it at start-up: idle RSS of the four services went from 39.9 to
+//! 38.0 MiB without it (docs/performance.md, "Memory"). A service that knows it will call an
+//! `https` server asks for the roots at start-up on a thread of their own ([`Roots::preload`]),
+//! so that its first call does not read files on a request's thread.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::thread::JoinHandle;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-/// Builds the verifier that holds the roots; runs at most once per [`LazyRoots`].
+/// Builds the verifier that holds the roots.
 pub type LoadRoots = Box<
     dyn Fn(Arc<CryptoProvider>) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> + Send + Sync,
 >;
 
-/// The client TLS settings every outbound client uses: aws-lc-rs (named, as a binary may link
-/// more than one provider), the default protocol versions, and the system's roots, read on
-/// first use (see the module docs).
-pub fn client_config() -> rustls::ClientConfig {
-    client_config_with(Box::new(|provider| {
-        rustls_platform_verifier::Verifier::new(provider)
-            .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
-    }))
-}
-
-/// [`client_config`] with the roots built by `load` instead of read from the system.
-pub fn client_config_with(load: LoadRoots) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("aws-lc-rs offers the default TLS versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(LazyRoots::new(provider, load)))
-        .with_no_client_auth()
-}
-
-/// A server certificate verifier whose roots are loaded the first time a certificate is checked.
-///
-/// Signatures are checked with the provider's algorithms, which need no roots, so that only
-/// [`ServerCertVerifier::verify_server_cert`] waits for them. Roots that cannot be read make
-/// every `https` call fail its certificate check with the reason (and one warning in the log),
-/// instead of the service failing to start.
-pub struct LazyRoots {
+/// Certificate roots, loaded at most once and shared by every client configuration made from
+/// them. Roots that cannot be read make every `https` call fail its certificate check with the
+/// reason (and one warning in the log), instead of the service failing to start.
+pub struct Roots {
     provider: Arc<CryptoProvider>,
     load: LoadRoots,
     verifier: OnceLock<Result<Arc<dyn ServerCertVerifier>, rustls::Error>>,
 }
 
-impl LazyRoots {
-    /// Roots from `load`, not called yet.
-    pub fn new(provider: Arc<CryptoProvider>, load: LoadRoots) -> Self {
-        Self {
-            provider,
+/// The system's roots, one set per process.
+static SYSTEM: LazyLock<Arc<Roots>> = LazyLock::new(|| {
+    Roots::new(Box::new(|provider| {
+        rustls_platform_verifier::Verifier::new(provider)
+            .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
+    }))
+});
+
+impl Roots {
+    /// Roots built by `load` when first needed.
+    pub fn new(load: LoadRoots) -> Arc<Self> {
+        Arc::new(Self {
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
             load,
             verifier: OnceLock::new(),
-        }
+        })
     }
 
-    fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
-        &self.provider.signature_verification_algorithms
+    /// The system's certificate roots (the platform verifier's), shared within the process.
+    pub fn system() -> Arc<Self> {
+        SYSTEM.clone()
+    }
+
+    /// Loads the roots now, on a thread of their own, for a service that will make `https`
+    /// calls. `None` if the thread could not be started: the first call loads them then.
+    pub fn preload(self: &Arc<Self>) -> Option<JoinHandle<()>> {
+        let roots = self.clone();
+        std::thread::Builder::new()
+            .name("tls-roots".to_owned())
+            .spawn(move || {
+                let _ = roots.verifier();
+            })
+            .ok()
+    }
+
+    /// The client TLS settings over these roots: aws-lc-rs (named, as a binary may link more
+    /// than one provider) and the default protocol versions.
+    pub fn client_config(self: &Arc<Self>) -> rustls::ClientConfig {
+        rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc-rs offers the default TLS versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LazyRoots(self.clone())))
+            .with_no_client_auth()
     }
 
     fn verifier(&self) -> Result<&Arc<dyn ServerCertVerifier>, rustls::Error> {
@@ -82,11 +94,36 @@ impl LazyRoots {
     }
 }
 
-impl fmt::Debug for LazyRoots {
+impl fmt::Debug for Roots {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LazyRoots")
+        f.debug_struct("Roots")
             .field("loaded", &self.verifier.get().map(Result::is_ok))
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether `url` is an `https` URL (schemes are case-insensitive).
+pub fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// The TLS settings every outbound client uses: [`Roots::client_config`] over the system's
+/// roots.
+pub fn client_config() -> rustls::ClientConfig {
+    Roots::system().client_config()
+}
+
+/// Verifies server certificates against [`Roots`], which it loads on the first check.
+///
+/// Signatures are checked with the provider's algorithms, which need no roots, so only
+/// [`ServerCertVerifier::verify_server_cert`] waits for them.
+#[derive(Debug)]
+struct LazyRoots(Arc<Roots>);
+
+impl LazyRoots {
+    fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
+        &self.0.provider.signature_verification_algorithms
     }
 }
 
@@ -99,7 +136,7 @@ impl ServerCertVerifier for LazyRoots {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verifier()?.verify_server_cert(
+        self.0.verifier()?.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -128,5 +165,24 @@ impl ServerCertVerifier for LazyRoots {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms().supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_https;
+
+    #[test]
+    fn https_urls_whatever_the_case_of_their_scheme() {
+        for url in [
+            "https://www.googleapis.com:443",
+            "HTTPS://collector:4318",
+            "Https://x",
+        ] {
+            assert!(is_https(url), "{url}");
+        }
+        for url in ["http://collector:4318", "https:", "httpsx://", "", "h"] {
+            assert!(!is_https(url), "{url}");
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! Outbound TLS (`bookinfo_core::tls`): server certificates are checked against the roots, and
-//! the roots are read on the first check, once, not when a client is built. Handshakes run over
-//! real sockets against a small TLS server with certificates made for the test.
+//! the roots are read once, on the first check or when preloaded, not when a client is built.
+//! Handshakes run over real sockets against a small TLS server with certificates made for the
+//! test.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bookinfo_core::tls::{LoadRoots, client_config_with};
+use bookinfo_core::tls::{LoadRoots, Roots};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -99,15 +100,37 @@ fn roots_are_read_at_the_first_check_and_kept() {
     let pki = make_pki("test CA");
     let port = tls_server(&pki);
     let loads = Arc::new(AtomicUsize::new(0));
-    let config = Arc::new(client_config_with(counted_roots(
-        pki.ca.clone(),
-        loads.clone(),
-    )));
+    let roots = Roots::new(counted_roots(pki.ca.clone(), loads.clone()));
+    // Two clients' settings over the same roots, as a service's HTTP client and its span
+    // exporter have.
+    let first = Arc::new(roots.client_config());
+    let second = Arc::new(roots.client_config());
     assert_eq!(loads.load(Ordering::SeqCst), 0, "read before any call");
-    for _ in 0..3 {
-        assert_eq!(fetch(&config, port).as_deref(), Ok("ok"));
+    for config in [&first, &second, &first] {
+        assert_eq!(fetch(config, port).as_deref(), Ok("ok"));
     }
     assert_eq!(loads.load(Ordering::SeqCst), 1, "read once for three calls");
+}
+
+#[test]
+fn preloaded_roots_are_not_read_again() {
+    let pki = make_pki("test CA");
+    let port = tls_server(&pki);
+    let loads = Arc::new(AtomicUsize::new(0));
+    let roots = Roots::new(counted_roots(pki.ca.clone(), loads.clone()));
+    roots
+        .preload()
+        .expect("a thread for the roots")
+        .join()
+        .expect("loading finished");
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "read by the preload");
+    let config = Arc::new(roots.client_config());
+    assert_eq!(fetch(&config, port).as_deref(), Ok("ok"));
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        1,
+        "not read again by the call"
+    );
 }
 
 #[test]
@@ -116,10 +139,7 @@ fn a_server_the_roots_do_not_vouch_for_is_refused() {
     let stranger = make_pki("another CA");
     let port = tls_server(&pki);
     let loads = Arc::new(AtomicUsize::new(0));
-    let config = Arc::new(client_config_with(counted_roots(
-        stranger.ca,
-        loads.clone(),
-    )));
+    let config = Arc::new(Roots::new(counted_roots(stranger.ca, loads.clone())).client_config());
     let refused = fetch(&config, port).expect_err("a certificate from an unknown CA");
     assert!(refused.contains("UnknownIssuer"), "{refused}");
     assert_eq!(loads.load(Ordering::SeqCst), 1);
@@ -131,12 +151,13 @@ fn roots_that_cannot_be_read_fail_each_call_with_the_reason() {
     let port = tls_server(&pki);
     let loads = Arc::new(AtomicUsize::new(0));
     let counter = loads.clone();
-    let config = Arc::new(client_config_with(Box::new(move |_| {
+    let roots = Roots::new(Box::new(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
         Err(rustls::Error::General(
             "No CA certificates were loaded from the system".to_owned(),
         ))
-    })));
+    }));
+    let config = Arc::new(roots.client_config());
     for _ in 0..2 {
         let refused = fetch(&config, port).expect_err("no roots, no trust");
         assert!(refused.contains("No CA certificates"), "{refused}");

@@ -50,6 +50,13 @@ impl AppState {
     /// Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("details", &config.tracing).with_limits(config.server);
+        if let Source::Google(google) = &config.source
+            && bookinfo_core::tls::is_https(&google.base)
+        {
+            // Every Google Books call needs the certificate roots: read them now, off the path
+            // of the first request.
+            let _ = bookinfo_core::tls::Roots::system().preload();
+        }
         Self {
             // Its only downstream is Google Books (or a stand-in for it): one endpoint, nothing
             // to spread over, so connections are simply kept.

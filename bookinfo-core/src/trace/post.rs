@@ -28,6 +28,10 @@ impl CollectorPost {
         timeout: Duration,
         headers: HeaderMap,
     ) -> Self {
+        if crate::tls::is_https(endpoint) {
+            // Every export needs the certificate roots: read them now, not in the first export.
+            let _ = crate::tls::Roots::system().preload();
+        }
         Self {
             what,
             endpoint: endpoint.to_owned(),

@@ -103,9 +103,17 @@ impl fmt::Debug for Roots {
 }
 
 /// Whether `url` is an `https` URL (schemes are case-insensitive).
-pub fn is_https(url: &str) -> bool {
+fn is_https(url: &str) -> bool {
     url.get(..8)
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// Preloads the system's roots ([`Roots::preload`]) when `url` is `https`: for a service whose
+/// configuration names a server it will call over TLS, so that the first call does not read them.
+pub fn preload_for(url: &str) {
+    if is_https(url) {
+        let _ = Roots::system().preload();
+    }
 }
 
 /// The TLS settings every outbound client uses: [`Roots::client_config`] over the system's

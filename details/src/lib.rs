@@ -50,12 +50,10 @@ impl AppState {
     /// Call it inside the Tokio runtime (span export may start background work).
     pub fn new(config: Config) -> Self {
         let instruments = Instruments::start("details", &config.tracing).with_limits(config.server);
-        if let Source::Google(google) = &config.source
-            && bookinfo_core::tls::is_https(&google.base)
-        {
-            // Every Google Books call needs the certificate roots: read them now, off the path
-            // of the first request.
-            let _ = bookinfo_core::tls::Roots::system().preload();
+        if let Source::Google(google) = &config.source {
+            // Every Google Books call over `https` needs the certificate roots: read them now,
+            // off the path of the first request.
+            bookinfo_core::tls::preload_for(&google.base);
         }
         Self {
             // Its only downstream is Google Books (or a stand-in for it): one endpoint, nothing

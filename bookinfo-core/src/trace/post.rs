@@ -28,10 +28,9 @@ impl CollectorPost {
         timeout: Duration,
         headers: HeaderMap,
     ) -> Self {
-        if crate::tls::is_https(endpoint) {
-            // Every export needs the certificate roots: read them now, not in the first export.
-            let _ = crate::tls::Roots::system().preload();
-        }
+        // Every export to an `https` collector needs the certificate roots: read them now, not in
+        // the first export.
+        crate::tls::preload_for(endpoint);
         Self {
             what,
             endpoint: endpoint.to_owned(),

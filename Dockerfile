@@ -93,7 +93,7 @@ RUN set -eu; \
 COPY . .
 
 FROM toolchain AS builder
-# The release profile in Cargo.toml strips symbols and uses thin LTO. The binaries are copied
+# The release profile in Cargo.toml strips symbols and uses fat LTO. The binaries are copied
 # out of the cache mount into /out, the one path the later stages read; the SBOMs are written
 # there by the same script CI runs on the host, for the same packages and target.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

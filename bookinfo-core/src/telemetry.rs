@@ -3,8 +3,9 @@
 //! [`init`] installs one `tracing` subscriber for the process: human-readable lines by default,
 //! one JSON object per line with `LOG_FORMAT=json`, filtered by `RUST_LOG` (default `info`).
 //! Lines written while a request is served carry its `trace_id` and `span_id` (see
-//! [`crate::trace::server`]). Lines are written as they happen (standard output is flushed per
-//! line), so logging has nothing to flush at exit. Span export is per service
+//! [`crate::trace::server`]). Unless standard output is a terminal, a runtime worker gathers its
+//! lines and writes them when it runs out of work (`batched`; warnings and errors at once), so a
+//! service that has nothing to do has written every line. Span export is per service
 //! ([`crate::trace::Tracing`]) and flushed by each service's `run` after it drains.
 //!
 //! The same subscriber carries the services' own spans and events into their traces
@@ -14,7 +15,10 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod batched;
 mod text;
+
+pub use batched::flush_thread;
 pub(crate) use text::{InService, service_label};
 pub use text::{TextFields, TextLines};
 
@@ -95,9 +99,11 @@ pub fn init(config: &TelemetryConfig) {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .event_format(TextLines)
             .fmt_fields(TextFields)
+            .with_writer(batched::Batched)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
+            .with_writer(batched::Batched)
             .with_ansi(false)
             .flatten_event(true)
             .with_current_span(true)

@@ -83,3 +83,71 @@ fn logs_are_plain_text_and_sigterm_does_not_wait_for_a_trickling_client() {
     );
     keep_trickling.join().unwrap();
 }
+
+/// Lines are gathered per worker thread and written when it runs out of work: a service that
+/// has answered and sits idle has written the access line of every request, none held back.
+#[test]
+fn an_idle_service_has_written_every_access_line() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_details"))
+        .arg("0")
+        .env("RUST_LOG", "info")
+        .env_remove("LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let port = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        if let Some(addr) = line.split("addr=").nth(1) {
+            let addr = addr.split_whitespace().next().unwrap();
+            break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    const REQUESTS: usize = 25;
+    // Two at a time on their own connections, so that both worker threads serve some.
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for i in 0..REQUESTS {
+                    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let request = format!(
+                        "GET /details/{i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                    );
+                    conn.write_all(request.as_bytes()).unwrap();
+                    let mut answer = String::new();
+                    conn.read_to_string(&mut answer).unwrap();
+                    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let mut access = 0;
+    while access < 2 * REQUESTS {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) else {
+            break;
+        };
+        if line.contains("access: request") && line.contains("status=200") {
+            access += 1;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        access,
+        2 * REQUESTS,
+        "access lines written by the idle service"
+    );
+}

@@ -24,6 +24,9 @@ pub fn with_runtime(
 ) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Log lines gathered by a worker are written when it runs out of work (`telemetry`).
+        .on_thread_park(telemetry::flush_thread)
+        .on_thread_stop(telemetry::flush_thread)
         .build()
     {
         Ok(rt) => rt,

@@ -11,6 +11,9 @@
 # in pass-through mode on its own ports (A on 19180-19183, B on 19380-19383); each round loads
 # one and then the other for [duration] (wrk -t2), A first in odd rounds, B first in even ones.
 # Prints each round and the median of the per-round throughput ratios B/A.
+# With AB_MODE=participating both stacks run in participating mode instead, exporting every span
+# to one discarding sink (on 19190), so that a change to the tracing path is measured where it
+# runs.
 #
 # A change whose gain is in scheduling or in the kernel (which scripts/bench-instructions.sh does
 # not count) is judged by this; docs/performance.md ("Fifth round") has results, and what the
@@ -36,15 +39,20 @@ source scripts/bench-lib.sh
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-bin=$dir_a start_stack
-bin=$dir_b stack_port=19380 start_stack "${extra[@]}"
+case ${AB_MODE:=pass-through} in
+  pass-through) both=() ;;
+  participating) start_sink; both=("${participating[@]}") ;;
+  *) echo "error: unknown AB_MODE '$AB_MODE' (expected pass-through or participating)" >&2; exit 2 ;;
+esac
+bin=$dir_a start_stack "${both[@]}"
+bin=$dir_b stack_port=19380 start_stack "${both[@]}" "${extra[@]}"
 declare -A url_of=([A]=http://127.0.0.1:19180/productpage [B]=http://127.0.0.1:19380/productpage)
 for s in A B; do
   curl -fsS -o /dev/null "${url_of[$s]}"
   duration=2s run "warm-up: $s" "${url_of[$s]}" >/dev/null
 done
 
-echo "== GET /productpage at $conns connections, $rounds alternating rounds of $duration"
+echo "== GET /productpage at $conns connections, $rounds alternating rounds of $duration, $AB_MODE"
 echo "A: $dir_a"
 echo "B: $dir_b${extra[*]:+ with ${extra[*]}}"
 ratios=()

@@ -2,8 +2,14 @@
 # repository root. Checks for wrk and builds the release binaries. Expects $conns, $duration.
 
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --quiet --bins
-bin=target/release
+# BENCH_BIN names a directory holding an earlier build's binaries (the four services,
+# bookinfo-tracecheck, bookinfo-bound) to measure instead of building target/release.
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin=$BENCH_BIN
+else
+  cargo build --release --quiet --bins
+  bin=target/release
+fi
 
 pids=()
 # Stops everything started, newest first and one at a time, so the services flush their last

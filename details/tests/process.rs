@@ -5,12 +5,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-#[test]
-fn logs_are_plain_text_and_sigterm_does_not_wait_for_a_trickling_client() {
+/// Starts `details` on a free port with plain-text logs on a pipe: the child, its log lines as
+/// they arrive, the lines up to the one that says where it listens, and that port.
+fn start_details() -> (Child, mpsc::Receiver<String>, Vec<String>, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_details"))
         .arg("0")
         .env("RUST_LOG", "info")
@@ -39,6 +40,12 @@ fn logs_are_plain_text_and_sigterm_does_not_wait_for_a_trickling_client() {
             break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
         }
     };
+    (child, rx, output, port)
+}
+
+#[test]
+fn logs_are_plain_text_and_sigterm_does_not_wait_for_a_trickling_client() {
+    let (mut child, rx, mut output, port) = start_details();
     // A client that keeps sending header lines and never finishes its request.
     let mut trickle = TcpStream::connect(("127.0.0.1", port)).unwrap();
     trickle
@@ -88,31 +95,7 @@ fn logs_are_plain_text_and_sigterm_does_not_wait_for_a_trickling_client() {
 /// has answered and sits idle has written the access line of every request, none held back.
 #[test]
 fn an_idle_service_has_written_every_access_line() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_details"))
-        .arg("0")
-        .env("RUST_LOG", "info")
-        .env_remove("LOG_FORMAT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let port = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-        if let Some(addr) = line.split("addr=").nth(1) {
-            let addr = addr.split_whitespace().next().unwrap();
-            break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
+    let (mut child, rx, _, port) = start_details();
     const REQUESTS: usize = 25;
     // Two at a time on their own connections, so that both worker threads serve some.
     let clients: Vec<_> = (0..2)

@@ -12,6 +12,8 @@
 # include everything a service does for a page: parsing, handlers, spans, injection, and the
 # export thread's encoding and posting. Throughput comparisons (scripts/bench-tracing.sh) swing by
 # a third between runs on a shared machine; these numbers repeat to within about 1 %.
+# KEEP_CALLGRIND=1 keeps callgrind's files (the directory is printed) for `callgrind_annotate`;
+# with BENCH_BIN naming a `cargo build --profile profiling` build, they carry function names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-30s}
@@ -63,4 +65,4 @@ for name in "${scenarios[@]}"; do
   awk -v n="$name" -v a="$base" -v b="$part" \
     'BEGIN {printf "%s: participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", n, b / a, a / b}'
 done
-rm -rf "$out"
+[ -n "${KEEP_CALLGRIND:-}" ] && echo "callgrind files kept in $out" || rm -rf "$out"

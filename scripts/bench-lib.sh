@@ -1,5 +1,6 @@
 # Shared part of the scripts/bench*.sh scripts; sourced, not run, from the
-# repository root. Checks for wrk and builds the release binaries. Expects $conns, $duration.
+# repository root. Checks for wrk and builds the release binaries, unless BENCH_BIN names a
+# directory of binaries to measure instead. Expects $conns, $duration.
 
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 # BENCH_BIN names a directory holding an earlier build's binaries (the four services,

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod batched;
 mod text;
 
-pub use batched::flush_thread;
+pub use batched::{finish_thread, flush_thread};
 pub(crate) use text::{InService, service_label};
 pub use text::{TextFields, TextLines};
 

@@ -26,7 +26,7 @@ pub fn with_runtime(
         .enable_all()
         // Log lines gathered by a worker are written when it runs out of work (`telemetry`).
         .on_thread_park(telemetry::flush_thread)
-        .on_thread_stop(telemetry::flush_thread)
+        .on_thread_stop(telemetry::finish_thread)
         .build()
     {
         Ok(rt) => rt,

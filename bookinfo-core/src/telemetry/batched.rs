@@ -34,7 +34,7 @@ fn write_stdout(bytes: &[u8]) {
 }
 
 /// Writes this thread's waiting lines, and from now on gathers them: the runtime calls it each
-/// time one of its workers is about to go idle, and when a worker stops.
+/// time one of its workers is about to go idle.
 pub fn flush_thread() {
     WAITING.with(|waiting| {
         let Ok(mut waiting) = waiting.try_borrow_mut() else {
@@ -47,6 +47,22 @@ pub fn flush_thread() {
             }
             Some(_) => {}
             None => *waiting = Some(Vec::with_capacity(4096)),
+        }
+    });
+}
+
+/// Writes this thread's waiting lines and stops gathering them: the runtime calls it when one of
+/// its threads stops. A thread that never gathered (the blocking pool's) has nothing to write and
+/// gets no buffer.
+pub fn finish_thread() {
+    WAITING.with(|waiting| {
+        let Ok(mut waiting) = waiting.try_borrow_mut() else {
+            return;
+        };
+        if let Some(buf) = waiting.take()
+            && !buf.is_empty()
+        {
+            write_stdout(&buf);
         }
     });
 }
@@ -100,5 +116,35 @@ impl Write for Line {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gathering() -> bool {
+        WAITING.with(|waiting| waiting.borrow().is_some())
+    }
+
+    #[test]
+    fn only_a_thread_that_went_idle_as_a_worker_gathers_and_stopping_ends_it() {
+        std::thread::scope(|s| {
+            // A blocking-pool thread: stopped without ever going idle as a worker.
+            s.spawn(|| {
+                finish_thread();
+                assert!(!gathering());
+            });
+            // A worker: gathers from its first idle moment until it stops.
+            s.spawn(|| {
+                assert!(!gathering());
+                flush_thread();
+                assert!(gathering());
+                flush_thread();
+                assert!(gathering());
+                finish_thread();
+                assert!(!gathering());
+            });
+        });
     }
 }

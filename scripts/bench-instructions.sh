@@ -65,4 +65,8 @@ for name in "${scenarios[@]}"; do
   awk -v n="$name" -v a="$base" -v b="$part" \
     'BEGIN {printf "%s: participating / pass-through instructions: %.3f (throughput bound on CPU: %.2f)\n", n, b / a, a / b}'
 done
-[ -n "${KEEP_CALLGRIND:-}" ] && echo "callgrind files kept in $out" || rm -rf "$out"
+if [ -n "${KEEP_CALLGRIND:-}" ]; then
+  echo "callgrind files kept in $out"
+else
+  rm -rf "$out"
+fi

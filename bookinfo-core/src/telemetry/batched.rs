@@ -33,21 +33,27 @@ fn write_stdout(bytes: &[u8]) {
     let _ = io::stdout().lock().write_all(bytes);
 }
 
+/// Runs `f` on this thread's waiting lines (`None` while the thread does not gather them), unless
+/// they are already borrowed further up this thread's stack; `None` then.
+fn with_waiting<R>(f: impl FnOnce(&mut Option<Vec<u8>>) -> R) -> Option<R> {
+    WAITING.with(|waiting| {
+        waiting
+            .try_borrow_mut()
+            .ok()
+            .map(|mut waiting| f(&mut waiting))
+    })
+}
+
 /// Writes this thread's waiting lines, and from now on gathers them: the runtime calls it each
 /// time one of its workers is about to go idle.
 pub fn flush_thread() {
-    WAITING.with(|waiting| {
-        let Ok(mut waiting) = waiting.try_borrow_mut() else {
-            return;
-        };
-        match waiting.as_mut() {
-            Some(buf) if !buf.is_empty() => {
-                write_stdout(buf);
-                buf.clear();
-            }
-            Some(_) => {}
-            None => *waiting = Some(Vec::with_capacity(4096)),
+    with_waiting(|waiting| match waiting.as_mut() {
+        Some(buf) if !buf.is_empty() => {
+            write_stdout(buf);
+            buf.clear();
         }
+        Some(_) => {}
+        None => *waiting = Some(Vec::with_capacity(4096)),
     });
 }
 
@@ -55,10 +61,7 @@ pub fn flush_thread() {
 /// its threads stops. A thread that never gathered (the blocking pool's) has nothing to write and
 /// gets no buffer.
 pub fn finish_thread() {
-    WAITING.with(|waiting| {
-        let Ok(mut waiting) = waiting.try_borrow_mut() else {
-            return;
-        };
+    with_waiting(|waiting| {
         if let Some(buf) = waiting.take()
             && !buf.is_empty()
         {
@@ -94,10 +97,7 @@ impl<'a> MakeWriter<'a> for Batched {
 impl Write for Line {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         let urgent = self.urgent;
-        let gathered = WAITING.with(|waiting| {
-            let Ok(mut waiting) = waiting.try_borrow_mut() else {
-                return false;
-            };
+        let gathered = with_waiting(|waiting| {
             let Some(buf) = waiting.as_mut() else {
                 return false;
             };
@@ -108,7 +108,7 @@ impl Write for Line {
             }
             true
         });
-        if !gathered {
+        if gathered != Some(true) {
             write_stdout(line);
         }
         Ok(line.len())

@@ -70,6 +70,10 @@ WORKDIR /src
 # python3 runs docker/sbom.py. Cross-compiling (e.g. arm64 on an amd64 machine) also needs the
 # target's Rust standard library and a C cross toolchain (ring and aws-lc-sys, under rustls,
 # compile C for the target). The choice is written to /env, which the build step sources.
+# A build for the build machine's own platform passes no `--target`: Cargo hashes the target
+# into every symbol's name, and link/functions.order (docs/performance.md, "Function order")
+# names the functions as a plain `cargo build --release` does, so only such a build links in
+# that order.
 # hadolint ignore=DL3008
 RUN set -eu; \
     case "$TARGETARCH" in \
@@ -85,7 +89,10 @@ RUN set -eu; \
         lower=${triple//-/_}; upper=${lower^^}; \
         { echo "export CARGO_TARGET_${upper}_LINKER=$gnu-gcc"; \
           echo "export CC_${lower}=$gnu-gcc"; \
-          echo "export AR_${lower}=$gnu-ar"; } >>/env; \
+          echo "export AR_${lower}=$gnu-ar"; \
+          echo "CARGO_TARGET=(--target $triple) OUT=target/$triple/release"; } >>/env; \
+    else \
+        echo "CARGO_TARGET=() OUT=target/release" >>/env; \
     fi; \
     apt-get update; \
     apt-get install -y --no-install-recommends "${packages[@]}"; \
@@ -100,11 +107,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     set -eu; . /env; \
-    cargo build --release --locked --target "$TRIPLE" \
+    cargo build --release --locked "${CARGO_TARGET[@]}" \
         -p productpage -p details -p reviews -p ratings -p bookinfo-tracecheck; \
     mkdir -p /out/sbom; \
     for bin in productpage details reviews ratings bookinfo-tracecheck; do \
-        cp "target/$TRIPLE/release/$bin" /out/; \
+        cp "$OUT/$bin" /out/; \
     done; \
     python3 docker/sbom.py write /out/sbom --target "$TRIPLE"
 
@@ -211,9 +218,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     set -eu; . /env; \
-    cargo build --release --locked --target "$TRIPLE" -p bookinfo-load; \
+    cargo build --release --locked "${CARGO_TARGET[@]}" -p bookinfo-load; \
     mkdir -p /out; \
-    cp "target/$TRIPLE/release/bookinfo-load" /out/
+    cp "$OUT/bookinfo-load" /out/
 
 FROM scratch AS load-prebuilt
 COPY target/release/bookinfo-load /out/

@@ -47,17 +47,33 @@ maps, traces = sys.argv[1], sys.argv[2]
 
 # lld's map: "VMA LMA Size Align Out/In/Symbol". With a section per function (Rust's default, and
 # the `cc` crate's for C), an input section's line names its object and section,
-# "obj:(.text.<symbol>)", and the symbol is the function's mangled name.
-row = re.compile(r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+.*:\(\.text\.(.+)\)$")
+# "obj:(.text.<symbol>)", and the symbol is the function's mangled name. The compilers put cold
+# functions (`#[cold]`, such as a vector's growth) in ".text.unlikely.<symbol>", and start-up and
+# exit code in ".text.startup." and ".text.exit."; that prefix is not part of the name. Code
+# assembled without a section per function sits in a plain "(.text)", and the line after it
+# names its first symbol, which the linker needs to move the whole section.
+section_row = re.compile(r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+.*:\((\.text(?:\..+)?)\)$")
+symbol_row = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+[0-9a-f]+\s+\d+\s+([A-Za-z_.$][\w.$]*)$")
+prefix = re.compile(r"^\.text(?:\.(?:unlikely|startup|exit|hot))?\.")
 
 def sections(path):
     """(start, end, symbol) of every function's section, sorted by start."""
-    out = []
+    out, plain = [], None
     for line in open(path, errors="replace"):
-        m = row.match(line.rstrip("\n"))
-        if m and int(m[2], 16) > 0:
-            start = int(m[1], 16)
-            out.append((start, start + int(m[2], 16), m[3]))
+        line = line.rstrip("\n")
+        m = section_row.match(line)
+        if m:
+            start, size, name = int(m[1], 16), int(m[2], 16), m[3]
+            plain = None
+            if size and name != ".text":
+                out.append((start, start + size, prefix.sub("", name, count=1)))
+            elif size:
+                plain = (start, start + size)
+            continue
+        s = symbol_row.match(line) if plain else None
+        if s:
+            out.append((*plain, s[1]))
+            plain = None
     return sorted(out)
 
 def executed(path, binary):

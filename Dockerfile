@@ -67,9 +67,11 @@ ARG TARGETARCH
 ARG BUILDARCH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
-# python3 runs docker/sbom.py. Cross-compiling (e.g. arm64 on an amd64 machine) also needs the
-# target's Rust standard library and a C cross toolchain (ring and aws-lc-sys, under rustls,
-# compile C for the target). The choice is written to /env, which the build step sources.
+# python3 runs docker/sbom.py; make builds jemalloc (tikv-jemalloc-sys runs its configure script
+# and then make), and the Rust image has gcc but not make. Cross-compiling (e.g. arm64 on an
+# amd64 machine) also needs the target's Rust standard library and a C cross toolchain (ring and
+# aws-lc-sys, under rustls, and jemalloc compile C for the target). The choice is written to
+# /env, which the build step sources.
 # A build for the build machine's own platform passes no `--target`: Cargo hashes the target
 # into every symbol's name, and link/functions.order (docs/performance.md, "Function order")
 # names the functions as a plain `cargo build --release` does, so only such a build links in
@@ -82,7 +84,7 @@ RUN set -eu; \
         *) echo "unsupported platform linux/$TARGETARCH (linux/amd64, linux/arm64)" >&2; exit 1 ;; \
     esac; \
     echo "TRIPLE=$triple" >/env; \
-    packages=(python3); \
+    packages=(python3 make); \
     if [ "$TARGETARCH" != "$BUILDARCH" ]; then \
         packages+=("gcc-$pkg" "libc6-dev-$TARGETARCH-cross"); \
         rustup target add "$triple"; \

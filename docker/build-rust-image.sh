@@ -20,10 +20,11 @@
 # cargo and rustc on the host, and what docker/build-base.sh needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=docker/lib.sh
+source docker/lib.sh
 
 version=$(rustc --version | awk '{print $2}')
 IMAGE="${BOOKINFO_RUST_IMAGE:-bookinfo-rust:${version%.*}-slim-bookworm}"
-BASE="${BOOKINFO_DEBIAN_IMAGE:-bookinfo-debian:bookworm-slim}"
 
 if [[ -z "${FORCE:-}" ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
     echo "build-rust-image: $IMAGE already present"
@@ -38,7 +39,7 @@ echo "build-rust-image: Rust $version from $sysroot"
 cp -a "$sysroot" "$context/rust"
 cp /etc/ssl/certs/ca-certificates.crt "$context/"
 cat >"$context/Dockerfile" <<EOF
-FROM $BASE
+FROM $BASE_IMAGE
 RUN apt-get update \\
     && apt-get install -y --no-install-recommends gcc libc6-dev \\
     && rm -rf /var/lib/apt/lists/*
